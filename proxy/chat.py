@@ -1,0 +1,149 @@
+"""POST /v1/chat/completions: run the CLI for a request and answer as JSON or as SSE.
+
+The status is decided before the first byte: a stream starts only once the model has begun its
+answer, so failures before that get the same JSON error as without streaming. After it, a failure
+becomes an error frame followed by [DONE]. However a request ends, its CLI is reaped.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import select
+import socket
+import time
+
+from flask import current_app, request
+
+from . import answer as shape
+from . import cli, errors, failures, messages
+from .http import json_response
+
+log = logging.getLogger("proxy")
+TICK = 1.0  # seconds of CLI silence between checks that the client is still there
+KEEPALIVE = 15.0  # seconds without a byte on a stream before an SSE comment is sent
+DONE = "data: [DONE]\n\n"
+
+
+class ClientGone(errors.ProxyError):
+    status, code = 499, "client_closed_request"
+    default_message = "The client closed the connection."
+
+
+def create_chat_completion():
+    settings = current_app.config["SETTINGS"]
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise errors.InvalidRequest(
+            "The request body must be a JSON object (see the API reference for /v1/chat/completions).")
+    current_app.extensions["spec"].validate_request("createChatCompletion", body)
+    cli_input = messages.to_cli_input(body, settings)
+    answer = shape.Answer(cli_input.model, body.get("stop"))
+    client_gone = watch_client(request.environ)
+    run = cli.CliRun(settings, cli_input)
+    if body.get("stream"):
+        return _start_stream(run, answer, body, client_gone)
+    try:
+        for _ in _deltas(run, answer, client_gone):
+            pass
+        _check(run, answer)
+    finally:
+        run.close()
+    headers = {"x-claude-cost-usd": f"{answer.cost:.10f}".rstrip("0").rstrip(".")} if answer.cost is not None else None
+    return json_response(shape.completion(answer, shape.new_id(), int(time.time())), headers=headers)
+
+
+def _deltas(run, answer, client_gone):
+    """Yield the list of Deltas each CLI event adds, or None after a silent tick, until the answer is complete."""
+    for event in run.events(idle=TICK):
+        if client_gone():
+            raise ClientGone()
+        if event is None:
+            yield None
+            continue
+        yield answer.read(event)
+        if answer.complete:
+            return
+
+
+def _check(run, answer):
+    """Raise the ProxyError for a run that failed; return if the answer stands."""
+    if answer.result is None and (answer.stopper.hit or answer.finish_reason == "length"):
+        return  # the answer ended at a stop sequence or the token limit: the proxy ends the run
+    returncode = run.wait()
+    if answer.result is not None and not answer.result.get("is_error") and returncode == 0:
+        return
+    raise failures.classify(failures.Outcome(
+        answer.result, answer.error_category, returncode, run.stderr, run.other_output, answer.model))
+
+
+def _start_stream(run, answer, body, client_gone):
+    deltas = _deltas(run, answer, client_gone)
+    early = []
+    try:
+        for item in deltas:
+            early.extend(item or ())
+            if answer.started or answer.complete:
+                break
+        if not answer.started:
+            _check(run, answer)
+    except BaseException:
+        run.close()
+        raise
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return current_app.response_class(_sse(run, answer, deltas, early, body), headers=headers,
+                                      mimetype="text/event-stream")
+
+
+def _sse(run, answer, deltas, early, body):
+    completion_id, created = shape.new_id(), int(time.time())
+    include_usage = (body.get("stream_options") or {}).get("include_usage")
+
+    def frame(payload):
+        return f"data: {json.dumps(payload)}\n\n"
+
+    def content_chunk(delta, finish_reason=None):
+        return frame(shape.chunk(completion_id, created, answer.model, delta, finish_reason))
+
+    try:
+        yield content_chunk({"role": "assistant", "content": ""})
+        last_sent = time.monotonic()
+        for item in itertools.chain([early], deltas):
+            for piece in item or ():
+                if piece.content:
+                    yield content_chunk({"content": piece.content})
+                    last_sent = time.monotonic()
+            if time.monotonic() - last_sent >= KEEPALIVE:
+                yield ": keep-alive\n\n"
+                last_sent = time.monotonic()
+        _check(run, answer)
+        yield content_chunk({}, answer.finish_reason or "stop")
+        if include_usage:
+            yield frame(shape.chunk(completion_id, created, answer.model, usage=answer.usage()))
+    except errors.ProxyError as error:
+        log.warning("Stream %s ended with %s: %s", completion_id, type(error).__name__, error.message)
+        yield frame(error.envelope())
+    except Exception:
+        log.exception("Stream %s failed", completion_id)
+        yield frame(errors.ProxyError().envelope())
+    finally:
+        run.close()
+    yield DONE
+
+
+def watch_client(environ):
+    """Return a function telling whether the client has closed its connection (under gunicorn)."""
+    sock = environ.get("gunicorn.socket")
+    if sock is None:
+        return lambda: False
+
+    def gone():
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except ValueError:  # a TLS socket cannot peek; its writes will fail instead
+            return False
+        except OSError:
+            return True
+
+    return gone

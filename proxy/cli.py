@@ -1,0 +1,225 @@
+"""Own the Claude CLI subprocess: argv, environment, private working directory, deadline and kill.
+
+Nothing else in the proxy imports subprocess. The prompt always goes through stdin; what a client
+sends reaches the CLI only as stdin text or as the content of files this module names itself.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from .errors import CliUnavailable, Timeout
+
+# The CLI is run for one model answer and nothing else: no built-in tools, no MCP servers but the
+# (empty) ones named here, no settings files (so no hooks), no slash commands, no transcript on disk.
+BASE_FLAGS = (
+    "-p",
+    "--output-format", "stream-json", "--verbose", "--include-partial-messages",
+    "--tools", "",
+    "--strict-mcp-config",
+    "--setting-sources", "",
+    "--disable-slash-commands",
+    "--no-session-persistence",
+)
+
+# Variables the CLI may need to find its login, its network and its locale. Everything else in the
+# proxy's environment (CLAUDE_CODE_EFFORT_LEVEL, which beats --effort, among others) stays out.
+INHERITED_ENV = (
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+    "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_CUSTOM_HEADERS",
+    "CLAUDE_CONFIG_DIR", "CLAUDE_CODE_OAUTH_TOKEN",
+    "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "AWS_REGION", "AWS_PROFILE",
+    "ANTHROPIC_VERTEX_PROJECT_ID", "CLOUD_ML_REGION", "GOOGLE_APPLICATION_CREDENTIALS",
+    "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy",
+    "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE",
+)
+FIXED_ENV = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "CLAUDE_CODE_DISABLE_CLAUDE_MDS": "1",
+    "CLAUDE_CODE_DISABLE_AUTO_MEMORY": "1",
+    # A failed stream is reported, never silently replaced by a non-streamed retry: text already
+    # forwarded to a client cannot be withdrawn.
+    "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
+}
+KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+EOF = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class CliInput:
+    """What one CLI run is asked: built from a client request by translate, run by this module."""
+
+    prompt: str
+    model: str
+    system_prompt: str | None = None
+    history: tuple = ()  # transcript records, written to a .jsonl file given to --resume
+    effort: str | None = None
+    max_output_tokens: int | None = None
+
+
+def build_command(settings, cli_input, workdir):
+    """Return (argv, env, files) for a run in workdir; files maps a name in workdir to its content."""
+    argv = [settings.claude_path, *BASE_FLAGS, "--model", cli_input.model]
+    files = {}
+    # The system prompt goes in a file: on argv it would be bounded by the 128 KiB argument limit.
+    files["system-prompt.txt"] = cli_input.system_prompt or ""
+    argv += ["--system-prompt-file", os.path.join(workdir, "system-prompt.txt")]
+    if cli_input.history:
+        # A non-UUID stem ending in .jsonl makes --resume read this file as the conversation so far.
+        files["history.jsonl"] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in cli_input.history)
+        argv += ["--resume", os.path.join(workdir, "history.jsonl")]
+    if cli_input.effort:
+        argv += ["--effort", cli_input.effort]
+    env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
+    env.update(FIXED_ENV)
+    env["CLAUDE_CODE_MAX_RETRIES"] = str(settings.max_retries)
+    if cli_input.max_output_tokens:
+        env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(cli_input.max_output_tokens)
+    return argv, env, files
+
+
+class CliRun:
+    """One running CLI. Iterate events(); always close(), which reaps the whole process group."""
+
+    def __init__(self, settings, cli_input):
+        self.deadline = time.monotonic() + settings.timeout
+        self.workdir = tempfile.mkdtemp(prefix="claude-proxy-")
+        self.cwd = os.path.join(self.workdir, "cwd")  # empty: the CLI sends its path upstream
+        os.mkdir(self.cwd, 0o700)
+        argv, env, files = build_command(settings, cli_input, self.workdir)
+        for name, content in files.items():
+            with open(os.path.join(self.workdir, name), "w", encoding="utf-8") as f:
+                f.write(content)
+        self.lines = queue.Queue()
+        self.stderr_chunks = []
+        self.other_output = []  # stdout lines that are not JSON events
+        self.timed_out = False
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=self.cwd, env=env, start_new_session=True)
+        except OSError as exc:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise CliUnavailable(
+                f"Cannot run the Claude CLI at CLAUDE_PATH={settings.claude_path!r}: {exc.strerror or exc}. "
+                "Install it (npm install -g @anthropic-ai/claude-code) or set CLAUDE_PATH.") from None
+        self._threads = [
+            threading.Thread(target=self._feed_stdin, args=(cli_input.prompt.encode("utf-8"),), daemon=True),
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _feed_stdin(self, data):
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # the CLI ended before reading its prompt; its exit status tells why
+
+    def _read_stdout(self):
+        try:
+            for line in self.proc.stdout:
+                self.lines.put(line)
+        finally:
+            self.lines.put(EOF)
+
+    def _read_stderr(self):
+        for chunk in self.proc.stderr:
+            self.stderr_chunks.append(chunk)
+
+    def events(self, idle=None):
+        """Yield each JSON event the CLI prints, and None after `idle` silent seconds (if given).
+
+        Raises Timeout at the deadline, after killing the CLI.
+        """
+        while True:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                self.timed_out = True
+                self.kill()
+                raise Timeout()
+            try:
+                line = self.lines.get(timeout=min(remaining, idle) if idle else remaining)
+            except queue.Empty:
+                if idle:
+                    yield None
+                continue
+            if line is EOF:
+                return
+            try:
+                event = json.loads(line)
+            except ValueError:
+                event = None
+            if isinstance(event, dict):
+                yield event
+            elif line.strip():
+                self.other_output.append(line.decode("utf-8", "replace").rstrip())
+
+    @property
+    def stderr(self):
+        return b"".join(self.stderr_chunks).decode("utf-8", "replace")
+
+    def wait(self):
+        """Return the exit status once the CLI has ended (killing it at the deadline)."""
+        try:
+            return self.proc.wait(timeout=max(0.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.timed_out = True
+            self.kill()
+            raise Timeout() from None
+
+    def kill(self):
+        """End the CLI's whole process group: SIGTERM, then SIGKILL after a grace period."""
+        if self.proc.poll() is None:
+            _signal_group(self.proc, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=KILL_GRACE)
+            except subprocess.TimeoutExpired:
+                pass
+        # Children the CLI left behind share its group even after the leader is gone.
+        _signal_group(self.proc, signal.SIGKILL)
+        self.proc.wait()
+
+    def close(self):
+        """Reap the CLI and its group, and remove the private working directory."""
+        try:
+            self.kill()
+            for thread in self._threads:
+                thread.join(timeout=1)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _signal_group(proc, sig):
+    # start_new_session makes the CLI the leader of its own group, whose id is its pid. A pid of 0
+    # would name our own group, so it is never signalled as a group.
+    try:
+        if proc.pid > 0:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def cli_version(settings):
+    """Return the CLI's own version line (`claude --version`), or None if it cannot be run."""
+    try:
+        done = subprocess.run([settings.claude_path, "--version"], capture_output=True, timeout=30,
+                              env={k: os.environ[k] for k in INHERITED_ENV if k in os.environ},
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = done.stdout.decode("utf-8", "replace").strip()
+    return text.split()[0] if done.returncode == 0 and text else None

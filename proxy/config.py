@@ -1,0 +1,69 @@
+"""Settings, read from the environment in this one place and checked once at startup."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+
+
+class ConfigError(ValueError):
+    """A setting in the environment is unusable; the message names it and says what it takes."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    claude_path: str = "claude"
+    model: str = "haiku"
+    effort: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8082
+    timeout: float = 300.0
+    max_retries: int = 0
+    api_key: str | None = None
+
+    @classmethod
+    def from_env(cls, environ=None):
+        """Read the settings from environ (default os.environ), raising ConfigError if one is unusable."""
+        env = os.environ if environ is None else environ
+        settings = cls(
+            claude_path=_claude_path(env.get("CLAUDE_PATH") or "claude"),
+            model=env.get("CLAUDE_MODEL") or cls.model,
+            effort=_choice(env, "CLAUDE_EFFORT", EFFORTS),
+            host=env.get("HOST") or cls.host,
+            port=_number(env, "PORT", int, cls.port, 1, 65535),
+            timeout=_number(env, "CLAUDE_TIMEOUT", float, cls.timeout, 1, 24 * 3600),
+            max_retries=_number(env, "CLAUDE_MAX_RETRIES", int, cls.max_retries, 0, 15),
+            api_key=env.get("PROXY_API_KEY") or None,
+        )
+        return settings
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def _claude_path(value):
+    # Resolved once so that each run does not search PATH; left as given when absent, so that
+    # /health can report the CLI missing instead of the proxy refusing to start.
+    return shutil.which(value) or value
+
+
+def _choice(env, name, choices):
+    value = env.get(name) or None
+    if value is not None and value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}.")
+    return value
+
+
+def _number(env, name, kind, default, low, high):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}.") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} must be between {low} and {high}.")
+    return value

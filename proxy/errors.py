@@ -1,0 +1,77 @@
+"""The proxy's errors: each class knows its HTTP status and its OpenAI error type and code."""
+from __future__ import annotations
+
+
+class ProxyError(Exception):
+    """An error the client sees as {"error": {"message", "type", "param", "code"}}."""
+
+    status = 500
+    type = "server_error"
+    code = "internal_error"
+    default_message = "The proxy failed to handle the request."
+
+    def __init__(self, message=None, *, param=None, code=None, headers=None):
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.param = param
+        self.code = code or self.code
+        self.headers = headers or {}
+
+    def envelope(self):
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+class InvalidRequest(ProxyError):
+    status, type, code = 400, "invalid_request_error", None
+
+
+class ContextLengthExceeded(InvalidRequest):
+    code = "context_length_exceeded"
+
+
+class Unauthorized(ProxyError):
+    status, type, code = 401, "invalid_request_error", "invalid_api_key"
+    default_message = ("Incorrect API key provided. Send the proxy's key (PROXY_API_KEY) as "
+                       "'Authorization: Bearer <key>'.")
+
+
+class NotFound(ProxyError):
+    status, type, code = 404, "invalid_request_error", "not_found"
+
+
+class MethodNotAllowed(ProxyError):
+    status, type, code = 405, "invalid_request_error", "method_not_allowed"
+
+
+class UnsupportedMediaType(ProxyError):
+    status, type, code = 415, "invalid_request_error", "unsupported_media_type"
+
+
+class RateLimited(ProxyError):
+    status, type, code = 429, "rate_limit_error", "rate_limit_exceeded"
+
+
+class Overloaded(ProxyError):
+    status, type, code = 503, "server_error", "overloaded"
+
+
+class UpstreamError(ProxyError):
+    status, type, code = 502, "server_error", "upstream_error"
+
+
+class CliNotLoggedIn(ProxyError):
+    status, type, code = 503, "server_error", "cli_not_logged_in"
+
+
+class CliUnavailable(ProxyError):
+    status, type, code = 503, "server_error", "cli_unavailable"
+
+
+class CliFailed(ProxyError):
+    status, type, code = 502, "server_error", "cli_failed"
+
+
+class Timeout(ProxyError):
+    status, type, code = 504, "timeout_error", "timeout"
+    default_message = ("The Claude CLI did not answer within CLAUDE_TIMEOUT; it was stopped. "
+                       "Retry, or raise CLAUDE_TIMEOUT for long answers.")

@@ -1,0 +1,73 @@
+"""The OpenAPI document as the only schema: operations, and validators read from it by operationId."""
+from __future__ import annotations
+
+import functools
+import pathlib
+
+import jsonschema
+import yaml
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from .errors import InvalidRequest
+
+SPEC_PATH = pathlib.Path(__file__).resolve().parent.parent / "openapi.yaml"
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+ROOT = "urn:openapi"
+
+
+def _pointer(*parts):
+    return "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+class Spec:
+    """openapi.yaml, loaded once."""
+
+    def __init__(self, path=SPEC_PATH):
+        with open(path, encoding="utf-8") as f:
+            self.document = yaml.safe_load(f)
+        self.registry = Registry().with_resource(ROOT, DRAFT202012.create_resource(self.document))
+        self.operations = {
+            op["operationId"]: (method, path)
+            for path, item in self.document["paths"].items()
+            for method, op in item.items() if method in METHODS
+        }
+
+    def _operation(self, operation_id):
+        method, path = self.operations[operation_id]
+        return ("paths", path, method), self.document["paths"][path][method]
+
+    @functools.lru_cache(maxsize=None)
+    def validator(self, *location):
+        """Return a validator for the schema at a JSON pointer into the document."""
+        schema = {"$ref": f"{ROOT}#/{_pointer(*location)}"}
+        return jsonschema.Draft202012Validator(schema, registry=self.registry)
+
+    def schema_validator(self, name):
+        return self.validator("components", "schemas", name)
+
+    def request_validator(self, operation_id):
+        location, _ = self._operation(operation_id)
+        return self.validator(*location, "requestBody", "content", "application/json", "schema")
+
+    def response_validator(self, operation_id, status, content_type="application/json"):
+        location, operation = self._operation(operation_id)
+        key = str(status) if str(status) in operation["responses"] else "default"
+        return self.validator(*location, "responses", key, "content", content_type, "schema")
+
+    def validate_request(self, operation_id, body):
+        """Return body if it matches the operation's request schema, else raise InvalidRequest."""
+        error = jsonschema.exceptions.best_match(self.request_validator(operation_id).iter_errors(body))
+        if error is not None:
+            param = param_name(error.absolute_path)
+            where = f" at '{param}'" if param else ""
+            raise InvalidRequest(f"Invalid request body{where}: {error.message}", param=param or None)
+        return body
+
+
+def param_name(path):
+    """Return an OpenAI-style parameter name for a JSON path: messages[0].content."""
+    name = ""
+    for part in path:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name

@@ -1,0 +1,85 @@
+"""Unit-test fixtures: the app over a CLI faked at the process boundary with recorded outputs."""
+import json
+import pathlib
+
+import pytest
+
+from proxy import create_app
+from proxy.config import Settings
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PINNED = (ROOT / "fixtures" / "PINNED").read_text().strip()
+FIXTURES = ROOT / "fixtures" / f"cli-{PINNED}"
+CLAUDE = "/opt/fake/claude"
+OFFICIAL = json.loads((ROOT.parent / "shared" / "reference" / "openai_chat_schemas.json").read_text()) \
+    if (ROOT.parent / "shared" / "reference").exists() else None
+
+
+def recording(name):
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def events(name):
+    """The JSON events a recording printed, in order."""
+    return [json.loads(line["line"]) for line in recording(name)["stdout"] if line["line"].startswith("{")]
+
+
+@pytest.fixture
+def settings():
+    return Settings(claude_path=CLAUDE, timeout=5)
+
+
+@pytest.fixture
+def replay(fp):
+    """Register a recorded CLI run for the next spawn of the CLI; returns the recording."""
+    fp.allow_unregistered(False)
+
+    def register(name, **overrides):
+        rec = recording(name)
+        stdout = "".join(line["line"] + "\n" for line in rec["stdout"])
+        kwargs = {"stdout": stdout, "stderr": rec["stderr"], "returncode": rec["returncode"]} | overrides
+        fp.register([CLAUDE, fp.any()], **kwargs)
+        return rec
+
+    return register
+
+
+@pytest.fixture
+def app(fp, settings):
+    fp.register([CLAUDE, "--version"], stdout=f"{PINNED} (Claude Code)\n")
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def check(app):
+    """Validate a response body against openapi.yaml and, where one applies, the official OpenAI schema."""
+    import jsonschema
+
+    spec = app.extensions["spec"]
+
+    def validate(operation_id, status, payload, official=None, content_type="application/json"):
+        spec.response_validator(operation_id, status, content_type).validate(payload)
+        if official and OFFICIAL:
+            schema = {"$ref": f"#/$defs/{official}", "$defs": OFFICIAL["$defs"]}
+            jsonschema.Draft202012Validator(schema).validate(payload)
+        return payload
+
+    return validate
+
+
+def sse_events(data):
+    """Split an SSE body into its data payloads (JSON decoded, except [DONE]) and comments."""
+    out = []
+    for block in data.decode().split("\n\n"):
+        if not block:
+            continue
+        assert block.startswith(("data: ", ":")), block
+        if block.startswith("data: "):
+            payload = block[6:]
+            out.append(payload if payload == "[DONE]" else json.loads(payload))
+    return out
