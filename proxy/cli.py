@@ -112,6 +112,8 @@ class CliRun:
             raise CliUnavailable(
                 f"Cannot run the Claude CLI at CLAUDE_PATH={settings.claude_path!r}: {exc.strerror or exc}. "
                 "Install it (npm install -g @anthropic-ai/claude-code) or set CLAUDE_PATH.") from None
+        # Only a group this process created is ever signalled as a group.
+        self.group = self.proc.pid if _is_own_child(self.proc.pid) else None
         self._threads = [
             threading.Thread(target=self._feed_stdin, args=(cli_input.prompt.encode("utf-8"),), daemon=True),
             threading.Thread(target=self._read_stdout, daemon=True),
@@ -182,13 +184,13 @@ class CliRun:
     def kill(self):
         """End the CLI's whole process group: SIGTERM, then SIGKILL after a grace period."""
         if self.proc.poll() is None:
-            _signal_group(self.proc, signal.SIGTERM)
+            _signal_group(self.proc, self.group, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=KILL_GRACE)
             except subprocess.TimeoutExpired:
                 pass
         # Children the CLI left behind share its group even after the leader is gone.
-        _signal_group(self.proc, signal.SIGKILL)
+        _signal_group(self.proc, self.group, signal.SIGKILL)
         self.proc.wait()
 
     def close(self):
@@ -201,12 +203,23 @@ class CliRun:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _signal_group(proc, sig):
-    # start_new_session makes the CLI the leader of its own group, whose id is its pid. A pid of 0
-    # would name our own group, so it is never signalled as a group.
+def _is_own_child(pid):
+    """Tell whether pid is a child of this process (without reaping it)."""
+    if pid <= 0:
+        return False
     try:
-        if proc.pid > 0:
-            os.killpg(proc.pid, sig)
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        return True
+    except ChildProcessError:
+        return False
+
+
+def _signal_group(proc, group, sig):
+    # start_new_session made the CLI the leader of its own group, whose id is its pid; the group
+    # outlives the leader, so children the CLI left behind are reached too.
+    try:
+        if group:
+            os.killpg(group, sig)
         else:
             proc.send_signal(sig)
     except (ProcessLookupError, PermissionError):

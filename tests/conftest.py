@@ -83,3 +83,17 @@ def sse_events(data):
             payload = block[6:]
             out.append(payload if payload == "[DONE]" else json.loads(payload))
     return out
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_group_kills(monkeypatch):
+    """Fail a test, rather than the machine, if a group that is not a CLI's is about to be signalled."""
+    import os
+
+    real_killpg = os.killpg
+
+    def guarded(pgid, sig):
+        assert pgid > 1 and pgid != os.getpgrp(), f"refusing to signal process group {pgid}"
+        return real_killpg(pgid, sig)
+
+    monkeypatch.setattr(os, "killpg", guarded)

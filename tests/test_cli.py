@@ -1,0 +1,168 @@
+"""The CLI is run safely: prompt on stdin, no tools, private empty cwd, allow-listed env, reaped."""
+import json
+import os
+import stat
+import subprocess
+import time
+
+import pytest
+
+from conftest import CLAUDE
+from proxy import cli
+from proxy.cli import CliInput, CliRun
+from proxy.errors import CliUnavailable, Timeout
+
+SUCCESS = '{"type":"result","is_error":false,"result":"ok"}\n'
+
+
+@pytest.fixture
+def spawned(fp):
+    """Register one CLI run that records what it was started with (argv, env, cwd, files)."""
+    seen = {}
+
+    def callback(process):
+        kwargs = process.kwargs
+        cwd = kwargs["cwd"]
+        workdir = os.path.dirname(cwd)
+        seen.update(argv=list(process.args), env=kwargs["env"], cwd=cwd, cwd_entries=os.listdir(cwd),
+                    workdir=workdir, workdir_mode=stat.S_IMODE(os.stat(workdir).st_mode),
+                    files={n: open(os.path.join(workdir, n)).read() for n in os.listdir(workdir) if n != "cwd"},
+                    new_session=kwargs.get("start_new_session"))
+
+    fp.register([CLAUDE, fp.any()], stdout=SUCCESS, callback=callback)
+    return seen
+
+
+def run_to_end(settings, cli_input):
+    run = CliRun(settings, cli_input)
+    try:
+        events = list(run.events())
+        return run, events, run.wait()
+    finally:
+        run.close()
+
+
+def test_prompt_never_reaches_argv(settings, spawned):
+    prompt = '--settings={"hooks":{}} --version ' + "x" * 200_000
+    run_to_end(settings, CliInput(prompt=prompt, model="haiku"))
+    assert not any(prompt[:20] in arg for arg in spawned["argv"])
+    assert all(len(arg) < 1000 for arg in spawned["argv"])
+
+
+def test_cli_is_offered_no_tools_mcp_servers_settings_or_sessions(settings, spawned):
+    run_to_end(settings, CliInput(prompt="hi", model="haiku"))
+    argv = spawned["argv"]
+    assert argv[0] == CLAUDE and argv[1] == "-p"
+    assert argv[argv.index("--tools") + 1] == ""
+    assert argv[argv.index("--setting-sources") + 1] == ""
+    for flag in ("--strict-mcp-config", "--no-session-persistence", "--disable-slash-commands"):
+        assert flag in argv
+    assert "--bare" not in argv and "--mcp-config" not in argv
+    assert argv[argv.index("--output-format") + 1] == "stream-json"
+    assert spawned["new_session"] is True
+
+
+def test_cli_runs_in_an_empty_private_directory_removed_afterwards(settings, spawned):
+    run, _, _ = run_to_end(settings, CliInput(prompt="hi", model="haiku"))
+    assert spawned["cwd_entries"] == []
+    assert spawned["workdir_mode"] == 0o700
+    assert not os.path.exists(spawned["workdir"])
+
+
+def test_system_prompt_and_history_go_in_files_the_proxy_names(settings, spawned):
+    history = ({"type": "user", "uuid": "turn-00000", "parentUuid": None, "timestamp": "t",
+                "message": {"role": "user", "content": [{"type": "text", "text": "--version"}]}},)
+    run_to_end(settings, CliInput(prompt="hi", model="opus", system_prompt="--be-terse", history=history,
+                                  effort="high"))
+    argv = spawned["argv"]
+    assert spawned["files"]["system-prompt.txt"] == "--be-terse"
+    assert argv[argv.index("--system-prompt-file") + 1] == os.path.join(spawned["workdir"], "system-prompt.txt")
+    assert argv[argv.index("--resume") + 1] == os.path.join(spawned["workdir"], "history.jsonl")
+    assert [json.loads(line) for line in spawned["files"]["history.jsonl"].splitlines()] == list(history)
+    assert argv[argv.index("--model") + 1] == "opus" and argv[argv.index("--effort") + 1] == "high"
+
+
+def test_no_history_means_no_resume(settings, spawned):
+    run_to_end(settings, CliInput(prompt="hi", model="haiku"))
+    assert "--resume" not in spawned["argv"] and "--effort" not in spawned["argv"]
+
+
+def test_environment_is_built_from_an_allow_list(settings, spawned, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-kept")
+    monkeypatch.setenv("CLAUDE_CODE_EFFORT_LEVEL", "max")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-the-cli")
+    monkeypatch.setenv("PROXY_API_KEY", "not-for-the-cli")
+    run_to_end(settings.replace(max_retries=2), CliInput(prompt="hi", model="haiku", max_output_tokens=77))
+    env = spawned["env"]
+    assert env["ANTHROPIC_API_KEY"] == "sk-kept"
+    assert "CLAUDE_CODE_EFFORT_LEVEL" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+    assert "PROXY_API_KEY" not in env
+    assert env["CLAUDE_CODE_MAX_RETRIES"] == "2"
+    assert env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] == "77"
+    assert env["CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK"] == "1"
+    assert env["CLAUDE_CODE_DISABLE_CLAUDE_MDS"] == "1"
+
+
+def test_events_skip_lines_that_are_not_json(settings, fp):
+    fp.register([CLAUDE, fp.any()], stdout="Warning: something\n" + SUCCESS)
+    run, events, returncode = run_to_end(settings, CliInput(prompt="hi", model="haiku"))
+    assert events == [json.loads(SUCCESS)] and run.other_output == ["Warning: something"]
+
+
+def test_missing_cli_is_reported_with_its_path(settings):
+    with pytest.raises(CliUnavailable) as caught:
+        CliRun(settings.replace(claude_path="/nonexistent/claude"), CliInput(prompt="hi", model="haiku"))
+    assert "CLAUDE_PATH='/nonexistent/claude'" in caught.value.message
+    assert caught.value.status == 503
+
+
+def alive(pid):
+    """True if pid runs (a zombie waiting for init to reap it does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture
+def forking_cli(tmp_path):
+    """A stand-in CLI that starts a child of its own and never answers."""
+    script = tmp_path / "claude"
+    pids = tmp_path / "pids"
+    script.write_text(f"#!/bin/sh\nsleep 60 &\necho $$ $! > {pids}\nexec sleep 60\n")
+    script.chmod(0o755)
+    return script, pids
+
+
+def test_deadline_kills_the_whole_process_group(settings, forking_cli):
+    script, pids = forking_cli
+    run = CliRun(settings.replace(claude_path=str(script), timeout=1), CliInput(prompt="hi", model="haiku"))
+    try:
+        with pytest.raises(Timeout):
+            list(run.events())
+    finally:
+        run.close()
+    leader, child = map(int, pids.read_text().split())
+    assert run.timed_out
+    assert not alive(leader) and not alive(child)
+
+
+def test_close_reaps_a_running_cli_at_once(settings, forking_cli):
+    script, pids = forking_cli
+    run = CliRun(settings.replace(claude_path=str(script), timeout=60), CliInput(prompt="hi", model="haiku"))
+    while not pids.exists() or not pids.read_text().strip():
+        time.sleep(0.01)
+    started = time.monotonic()
+    run.close()
+    assert time.monotonic() - started < cli.KILL_GRACE
+    assert not any(alive(int(pid)) for pid in pids.read_text().split())
+
+
+def test_version_is_probed_from_the_cli(settings, fp):
+    fp.register([CLAUDE, "--version"], stdout="2.1.328 (Claude Code)\n")
+    assert cli.cli_version(settings) == "2.1.328"
+
+
+def test_version_of_a_missing_cli_is_none(settings):
+    assert cli.cli_version(settings.replace(claude_path="/nonexistent/claude")) is None
