@@ -1,0 +1,188 @@
+"""Record what the real Claude CLI prints for each scenario, run exactly as the proxy runs it.
+
+Usage: python -m harness.record [--version 2.1.328] [--claude PATH] [--only NAME ...] [--out fixtures]
+
+Each run gets a fresh HOME and working directory and its own StubUpstream, and is written to
+<out>/cli-<version>/<scenario>.json: argv, every stdout line with its arrival time, stderr, exit
+code and the requests the stub received. harness/fake_claude.py replays these files.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from harness.install_cli import REPO, ensure_cli, installed_version
+from harness.record_scenarios import SCENARIOS
+from harness.stub_upstream import SCENARIOS as STUB_REPLIES, StubUpstream
+from proxy.cli import build_command
+from proxy.config import Settings
+
+CAP = 15.0  # seconds: every scenario fails or finishes fast, so a longer run is a finding
+KILL_GRACE = 2.0
+# Inherited settings that would point the CLI at something other than the stub, or log it in.
+UNWANTED_ENV = ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_CUSTOM_HEADERS", "CLAUDE_CONFIG_DIR", "CLAUDE_CODE_OAUTH_TOKEN",
+                "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "HTTPS_PROXY", "HTTP_PROXY",
+                "https_proxy", "http_proxy")
+
+
+class TooSlow(RuntimeError):
+    """A recording ran past CAP seconds."""
+
+
+def record(claude, version, scenario):
+    """Run one scenario against a fresh stub and return its recording as a dict."""
+    cli_input = scenario.cli_input()
+    workdir = tempfile.mkdtemp(prefix="claude-record-")
+    home = tempfile.mkdtemp(prefix="claude-home-")
+    try:
+        os.mkdir(os.path.join(workdir, "cwd"))
+        argv, env, files = build_command(Settings(claude_path=claude, max_retries=0), cli_input, workdir)
+        proxy_argv = list(argv)
+        for name, content in files.items():
+            with open(os.path.join(workdir, name), "w", encoding="utf-8") as f:
+                f.write(content)
+        if scenario.change_argv:
+            argv = scenario.change_argv(argv)
+        with StubUpstream() as stub:
+            if scenario.upstream:
+                stub.expect(STUB_REPLIES[scenario.upstream])
+            for name in UNWANTED_ENV:
+                env.pop(name, None)
+            env.update(HOME=home, ANTHROPIC_BASE_URL=stub.url, ANTHROPIC_API_KEY="sk-test")
+            if not scenario.logged_in:
+                del env["ANTHROPIC_API_KEY"]
+            run = run_cli(argv, env, os.path.join(workdir, "cwd"), cli_input.prompt, scenario)
+            requests = [_request(r) for r in stub.requests]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
+    return {
+        "cli_version": version, "scenario": scenario.name, "description": scenario.description,
+        "recorded_with": "harness/record.py",
+        "input": dataclasses.asdict(cli_input) | {"history": list(cli_input.history)},
+        "argv": _placeholders(argv[1:], workdir),
+        "proxy_argv": _placeholders(proxy_argv[1:], workdir),
+        **run,
+        "upstream_requests": requests,
+    }
+
+
+def run_cli(argv, env, cwd, prompt, scenario):
+    """Run the CLI once; return returncode, killed_after, stderr and the timed stdout lines."""
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=cwd, env=env, start_new_session=True)
+    stderr = []
+    reader = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    try:
+        proc.stdin.write(prompt.encode("utf-8"))
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # it exited before reading its prompt; the exit code says why
+    timers = [threading.Timer(CAP, _signal_group, (proc, signal.SIGKILL))]
+    if scenario.kill_after is not None:
+        timers.append(threading.Timer(scenario.kill_after, _terminate, (proc,)))
+    for timer in timers:
+        timer.start()
+    lines, killed_after = [], scenario.kill_after
+    for raw in proc.stdout:
+        t = round(time.monotonic() - start, 3)
+        line = raw.decode("utf-8", "replace")
+        lines.append({"t": t, "line": line[:-1] if line.endswith("\n") else line})
+        if scenario.kill_on_first_delta and killed_after is None and '"text_delta"' in line:
+            _signal_group(proc, signal.SIGKILL)
+            killed_after = t
+    returncode = proc.wait()
+    for timer in timers:
+        timer.cancel()
+    reader.join()
+    if time.monotonic() - start >= CAP:
+        raise TooSlow(f"{scenario.name}: still running after {CAP:.0f} s, killed ({len(lines)} stdout lines)")
+    return {"returncode": returncode, "killed_after": killed_after,
+            "stderr": b"".join(stderr).decode("utf-8", "replace"), "stdout": lines}
+
+
+def _terminate(proc):
+    # What the proxy does at its deadline: SIGTERM the group, then SIGKILL what is left.
+    _signal_group(proc, signal.SIGTERM)
+    try:
+        proc.wait(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc, sig):
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _placeholders(args, workdir):
+    return [a.replace(workdir, "<workdir>") for a in args]
+
+
+def _request(request):
+    # anthropic-beta is kept because the CLI retries some 400s with fewer betas and the same body.
+    body = request["body"]
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    return {"path": request["path"], "anthropic_beta": headers.get("anthropic-beta"),
+            "body": {k: v for k, v in body.items() if k != "metadata"} if isinstance(body, dict) else body}
+
+
+def _summary(rec):
+    result = next((e for e in map(_event, rec["stdout"]) if e.get("type") == "result"), None)
+    return (f"{rec['scenario']:<16} rc={rec['returncode']:<4} lines={len(rec['stdout']):<3} "
+            f"requests={len(rec['upstream_requests'])} "
+            f"end={rec['stdout'][-1]['t'] if rec['stdout'] else '-'} "
+            f"result={json.dumps((result or {}).get('result'))[:80]}")
+
+
+def _event(entry):
+    try:
+        event = json.loads(entry["line"])
+    except ValueError:
+        return {}
+    return event if isinstance(event, dict) else {}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version", default="2.1.328", help="CLI version to install if --claude is not given")
+    parser.add_argument("--claude", help="path of the CLI to record (default: install --version)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", choices=[s.name for s in SCENARIOS])
+    parser.add_argument("--out", default=os.path.join(REPO, "fixtures"))
+    args = parser.parse_args(argv)
+    claude = os.path.abspath(args.claude) if args.claude else ensure_cli(args.version)
+    version = installed_version(claude)
+    if version is None:
+        parser.error(f"{claude} --version failed")
+    out = os.path.join(args.out, f"cli-{version}")
+    os.makedirs(out, exist_ok=True)
+    for scenario in SCENARIOS:
+        if args.only and scenario.name not in args.only:
+            continue
+        try:
+            rec = record(claude, version, scenario)
+        except TooSlow as exc:
+            print(f"STOPPED: {exc}", file=sys.stderr)
+            return 1
+        with open(os.path.join(out, f"{scenario.name}.json"), "w", encoding="utf-8") as f:
+            json.dump(rec, f, indent=1, sort_keys=True, ensure_ascii=False)
+            f.write("\n")
+        print(_summary(rec), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The scenarios harness/record.py records: what each run asks the CLI, and how it is run.
+
+The prompt always carries the `[stub:NAME]` marker of the scenario's own name, which is how the
+fake CLI finds the recording at replay time. `upstream` names a stub reply to queue when the
+scenario's name is not itself one of the stub's scenarios.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from proxy.cli import CliInput
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    prompt: str = "Say hi"
+    model: str = "haiku"
+    system_prompt: str = "You are terse."
+    history: tuple = ()
+    effort: str | None = None
+    max_output_tokens: int | None = None
+    upstream: str | None = None  # stub reply queued for the first request
+    logged_in: bool = True  # False: no ANTHROPIC_API_KEY at all
+    change_argv: Callable | None = None  # turns the proxy's argv into the one run
+    kill_after: float | None = None  # SIGTERM the group after this many seconds (SIGKILL 2 s later)
+    kill_on_first_delta: bool = False  # SIGKILL the group when the first text_delta line arrives
+
+    def cli_input(self):
+        return CliInput(prompt=f"{self.prompt} [stub:{self.name}]", model=self.model,
+                        system_prompt=self.system_prompt, history=self.history, effort=self.effort,
+                        max_output_tokens=self.max_output_tokens)
+
+
+def _turn(kind, n, parent, text):
+    return {"type": kind, "uuid": f"{kind[0].upper()}{n}", "parentUuid": parent,
+            "timestamp": f"2026-01-01T00:00:0{n}.000Z",
+            "message": {"role": kind, "content": [{"type": "text", "text": text}]}}
+
+
+BOB = (
+    _turn("user", 1, None, "Hi, I'm Bob."),
+    _turn("assistant", 2, "U1", "Hello Bob!"),
+    _turn("user", 3, "A2", "I like tea."),
+    _turn("assistant", 4, "U3", "Noted."),
+)
+
+
+def _without_verbose(argv):
+    return [a for a in argv if a != "--verbose"]
+
+
+def _text_output(argv):
+    # --include-partial-messages goes too: with it the CLI refuses text output as a usage error.
+    i = argv.index("--output-format") + 1
+    return [a for a in argv[:i] + ["text"] + argv[i + 1:] if a != "--include-partial-messages"]
+
+
+def _error(name, what):
+    return Scenario(name, f"The stub answers {what}; the CLI gives up at once (CLAUDE_CODE_MAX_RETRIES=0).")
+
+
+SCENARIOS = (
+    Scenario("success", "A short streamed text answer."),
+    Scenario("multi_turn", "A four-turn history passed with --resume, then a question about it.",
+             prompt="What is my name?", history=BOB),
+    Scenario("slow", "A text answer streamed as 6 deltas 300 ms apart."),
+    Scenario("thinking", "A streamed thinking block, then the text answer."),
+    Scenario("cached", "A text answer whose usage reports cache reads and cache writes."),
+    Scenario("max_tokens", "The first answer stops at max_tokens (CLAUDE_CODE_MAX_OUTPUT_TOKENS=10); "
+                           "the CLI asks for a continuation by itself.", max_output_tokens=10),
+    _error("rate_limit", "429 rate_limit_error with retry-after: 7"),
+    _error("overloaded", "529 overloaded_error"),
+    _error("server_error", "500 api_error"),
+    _error("auth", "401 authentication_error"),
+    _error("forbidden", "403 permission_error (credit balance too low)"),
+    Scenario("not_found", "The stub answers 404 not_found_error for the unknown model no-such-model.",
+             model="no-such-model"),
+    _error("prompt_too_long", "400 invalid_request_error: prompt is too long"),
+    _error("bad_request", "400 invalid_request_error about the message content"),
+    _error("drop", "by closing the connection without a response"),
+    _error("stream_error", "with two text deltas, then an SSE error event (overloaded_error)"),
+    Scenario("not_logged_in", "No ANTHROPIC_API_KEY and an empty HOME: the CLI has no credentials.",
+             logged_in=False),
+    Scenario("effort", "A short text answer with --effort high and model sonnet.", model="sonnet", effort="high"),
+    Scenario("hang", "The stub never answers; the recorder SIGTERMs the CLI's group after 3 s.", kill_after=3.0),
+    Scenario("stall", "The stub sends headers and message_start, then nothing; the recorder SIGTERMs "
+                      "the CLI's group after 3 s.", kill_after=3.0),
+    Scenario("oom_killed", "A slow streamed answer; the CLI's group is SIGKILLed when the first text delta "
+                           "arrives, as the system would kill it mid-answer.", upstream="slow",
+             kill_on_first_delta=True),
+    Scenario("usage_error", "The proxy's argv without --verbose, which stream-json output requires: the CLI "
+                            "rejects its arguments.", change_argv=_without_verbose),
+    Scenario("text_output", "The proxy's argv with --output-format text and no --include-partial-messages: "
+                            "the CLI prints plain text, not JSON lines.", change_argv=_text_output),
+)
