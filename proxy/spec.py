@@ -53,7 +53,10 @@ class Spec:
     def response_validator(self, operation_id, status, content_type="application/json"):
         location, operation = self._operation(operation_id)
         key = str(status) if str(status) in operation["responses"] else "default"
-        return self.validator(*location, "responses", key, "content", content_type, "schema")
+        location, response = (*location, "responses", key), operation["responses"][key]
+        if "$ref" in response:  # a shared response under components/responses
+            location = tuple(response["$ref"].lstrip("#/").split("/"))
+        return self.validator(*location, "content", content_type, "schema")
 
     def validate_request(self, operation_id, body):
         """Return body if it matches the operation's request schema, else raise InvalidRequest."""
