@@ -2,7 +2,7 @@
 
 `gunicorn proxy:app` serves it; `create_app()` builds a new app (tests pass their own Settings).
 """
-from .app import create_app
+from .factory import create_app
 
 __all__ = ["create_app", "app"]
 

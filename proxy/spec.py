@@ -61,11 +61,36 @@ class Spec:
     def validate_request(self, operation_id, body):
         """Return body if it matches the operation's request schema, else raise InvalidRequest."""
         error = jsonschema.exceptions.best_match(self.request_validator(operation_id).iter_errors(body))
-        if error is not None:
-            param = param_name(error.absolute_path)
-            where = f" at '{param}'" if param else ""
-            raise InvalidRequest(f"Invalid request body{where}: {error.message}", param=param or None)
-        return body
+        if error is None:
+            return body
+        error, message = _meant_branch(error)
+        path = list(error.absolute_path)
+        if error.validator == "required" and isinstance(error.instance, dict):
+            path += [name for name in error.validator_value if name not in error.instance][:1]
+        param = param_name(path)
+        where = f" at '{param}'" if param else ""
+        raise InvalidRequest(f"Invalid request body{where}: {message or error.message}", param=param or None)
+
+
+def _meant_branch(error):
+    """Follow a failed oneOf into the branch its discriminating const (such as `role`) names.
+
+    Returns (error, message): message replaces the error's own when no branch is named.
+    """
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        misses = [e for e in error.context if e.validator == "const" and len(e.relative_path) == 1]
+        meant = {e.relative_schema_path[0] for e in error.context} - {e.relative_schema_path[0] for e in misses}
+        if len(meant) == 1:
+            branch = meant.pop()
+            error = jsonschema.exceptions.best_match(e for e in error.context if e.relative_schema_path[0] == branch)
+            continue
+        fields = {e.relative_path[0] for e in misses}
+        if not meant and len(fields) == 1 and isinstance(error.instance, dict):
+            field = fields.pop()
+            allowed = ", ".join(repr(e.validator_value) for e in misses)
+            return misses[0], f"{error.instance.get(field)!r} is not one of {allowed}"
+        break
+    return error, None
 
 
 def param_name(path):

@@ -1,0 +1,67 @@
+"""However a request ends (deadline, client gone), its CLI's process group is gone."""
+import http.client
+import json
+import time
+
+from conftest import fake_cli_processes
+
+
+def open_request(server, content, stream):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    body = {"model": "haiku", "messages": [{"role": "user", "content": content}], "stream": stream}
+    connection.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+    return connection
+
+
+def wait_for(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_client_gone_mid_stream_stops_the_cli(server):
+    connection = open_request(server, "Count [stub:slow]", stream=True)
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.read1(65536).startswith(b"data: ")  # the first chunk
+    assert fake_cli_processes(server)
+    connection.sock.close()
+    connection.close()
+    gone_at = time.monotonic()
+    assert wait_for(lambda: not fake_cli_processes(server), 2.0)
+    assert time.monotonic() - gone_at < 2.0
+
+
+def test_client_gone_before_the_first_token_stops_the_cli(server):
+    connection = open_request(server, "Wait [stub:hang]", stream=True)
+    assert wait_for(lambda: fake_cli_processes(server), 5.0)
+    connection.sock.close()
+    assert wait_for(lambda: not fake_cli_processes(server), 2.0)
+
+
+def test_client_gone_while_waiting_for_a_whole_answer_stops_the_cli(server):
+    connection = open_request(server, "Wait [stub:hang]", stream=False)
+    assert wait_for(lambda: fake_cli_processes(server), 5.0)
+    connection.sock.close()
+    assert wait_for(lambda: not fake_cli_processes(server), 2.0)
+
+
+def test_deadline_before_the_start_is_a_504(short_server):
+    connection = open_request(short_server, "Wait [stub:hang]", stream=True)
+    response = connection.getresponse()
+    assert response.status == 504
+    assert json.loads(response.read())["error"]["type"] == "timeout_error"
+    assert wait_for(lambda: not fake_cli_processes(short_server), 2.0)
+
+
+def test_deadline_kills_a_silent_stream_and_says_so_in_band(short_server):
+    connection = open_request(short_server, "Think [stub:stall]", stream=True)
+    response = connection.getresponse()
+    assert response.status == 200
+    events = [line for line in response.read().decode().split("\n\n") if line]
+    assert events[-1] == "data: [DONE]"
+    assert json.loads(events[-2][6:])["error"]["type"] == "timeout_error"
+    assert wait_for(lambda: not fake_cli_processes(short_server), 2.0)
