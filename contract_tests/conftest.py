@@ -14,7 +14,7 @@ import requests
 from harness.fake_cli import make_fake_cli
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-REFERENCE = ROOT.parent / "shared" / "reference" / "openai_chat_schemas.json"
+REFERENCE = ROOT / "contract_tests" / "reference" / "openai_chat_schemas.json"
 VERSION = os.environ.get("CLI_FIXTURES_VERSION") or (ROOT / "fixtures" / "PINNED").read_text().strip()
 FIXTURES = ROOT / "fixtures" / f"cli-{VERSION}"
 
@@ -90,20 +90,3 @@ def official():
         return jsonschema.Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": bundle["$defs"]})
 
     return validator
-
-
-def fake_cli_processes(server):
-    """Pids of live fake CLI processes started by this server (zombies do not count)."""
-    marker = str(server.log)
-    pids = []
-    for entry in pathlib.Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if "fake_claude.py" in cmdline and marker in cmdline and state not in ("Z", "X"):
-            pids.append(int(entry.name))
-    return pids

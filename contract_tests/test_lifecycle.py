@@ -3,7 +3,7 @@ import http.client
 import json
 import time
 
-from conftest import fake_cli_processes
+from contract_tests.support import fake_cli_processes
 
 
 def open_request(server, content, stream):

@@ -1,28 +1,12 @@
 """Unit-test fixtures: the app over a CLI faked at the process boundary with recorded outputs."""
 import json
-import pathlib
 import threading
 
 import pytest
 
 from proxy import create_app
 from proxy.config import Settings
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-PINNED = (ROOT / "fixtures" / "PINNED").read_text().strip()
-FIXTURES = ROOT / "fixtures" / f"cli-{PINNED}"
-CLAUDE = "/opt/fake/claude"
-OFFICIAL = json.loads((ROOT.parent / "shared" / "reference" / "openai_chat_schemas.json").read_text()) \
-    if (ROOT.parent / "shared" / "reference").exists() else None
-
-
-def recording(name):
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def events(name):
-    """The JSON events a recording printed, in order."""
-    return [json.loads(line["line"]) for line in recording(name)["stdout"] if line["line"].startswith("{")]
+from tests.support import CLAUDE, OFFICIAL, PINNED, recording
 
 
 @pytest.fixture
@@ -74,25 +58,12 @@ def check(app):
             spec.schema_validator(official).validate(payload)
         else:
             spec.response_validator(operation_id, status, content_type).validate(payload)
-        if official and OFFICIAL:
+        if official:
             schema = {"$ref": f"#/$defs/{official}", "$defs": OFFICIAL["$defs"]}
             jsonschema.Draft202012Validator(schema).validate(payload)
         return payload
 
     return validate
-
-
-def sse_events(data):
-    """Split an SSE body into its data payloads (JSON decoded, except [DONE]) and comments."""
-    out = []
-    for block in data.decode().split("\n\n"):
-        if not block:
-            continue
-        assert block.startswith(("data: ", ":")), block
-        if block.startswith("data: "):
-            payload = block[6:]
-            out.append(payload if payload == "[DONE]" else json.loads(payload))
-    return out
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Recorded CLI events become the answer: text, model, finish reason, usage."""
 import pytest
 
-from conftest import events
+from tests.support import events
 from proxy.answer import Answer, StopMatcher, chunk, completion
 
 

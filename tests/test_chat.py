@@ -1,8 +1,8 @@
 """POST /v1/chat/completions over recorded CLI runs: answers, errors, streams."""
 import pytest
 
-from conftest import CLAUDE, sse_events
-from test_failures import CASES
+from tests.support import CLAUDE, sse_events
+from tests.test_failures import CASES
 
 HI = {"model": "haiku", "messages": [{"role": "user", "content": "Say hi"}]}
 

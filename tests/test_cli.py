@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import CLAUDE
+from tests.support import CLAUDE
 from proxy import cli
 from proxy.cli import CliInput, CliRun
 from proxy.errors import CliUnavailable, Timeout

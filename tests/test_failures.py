@@ -1,7 +1,7 @@
 """Each recorded CLI failure becomes the right OpenAI error, and no gateway address leaks."""
 import pytest
 
-from conftest import events, recording
+from tests.support import events, recording
 from proxy.answer import Answer
 from proxy.failures import Outcome, classify, clean
 
