@@ -1,5 +1,20 @@
-"""Helpers shared by the contract tests."""
+"""Helpers shared by the contract and integration tests."""
+import json
+import os
 import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+from harness.fake_cli import make_fake_cli
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+VERSION = os.environ.get("CLI_FIXTURES_VERSION") or (ROOT / "fixtures" / "PINNED").read_text().strip()
+FIXTURES = ROOT / "fixtures" / f"cli-{VERSION}"
 
 
 def fake_cli_processes(server):
@@ -17,3 +32,48 @@ def fake_cli_processes(server):
         if "fake_claude.py" in cmdline and marker in cmdline and state not in ("Z", "X"):
             pids.append(int(entry.name))
     return pids
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`gunicorn proxy:app` on a free port, as an operator would start it."""
+
+    def __init__(self, tmp, claude=None, **env):
+        self.log = tmp / "fake-cli.log"
+        self.claude = claude or make_fake_cli(tmp, FIXTURES, pace=1.0, log=self.log)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "PROXY_"))}
+        environ.update(CLAUDE_PATH=self.claude, PORT=str(self.port), **env)
+        self.output = open(tmp / "gunicorn.log", "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "proxy:app"], cwd=ROOT, env=environ,
+                                     stdout=self.output, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not start: {(tmp / 'gunicorn.log').read_text()}")
+            time.sleep(0.1)
+
+    def calls(self):
+        """What the fake CLI was started with, one dict per run."""
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.output.close()

@@ -85,6 +85,8 @@ SCENARIOS = (
     Scenario("not_logged_in", "No ANTHROPIC_API_KEY and an empty HOME: the CLI has no credentials.",
              logged_in=False),
     Scenario("effort", "A short text answer with --effort high and model sonnet.", model="sonnet", effort="high"),
+    Scenario("tool_call", "The model answers with a tool_use block (get_weather) although no tools are offered; "
+                          "the CLI answers it with an error tool_result and calls the model again."),
     Scenario("hang", "The stub never answers; the recorder SIGTERMs the CLI's group after 3 s.", kill_after=3.0),
     Scenario("stall", "The stub sends headers and message_start, then nothing; the recorder SIGTERMs "
                       "the CLI's group after 3 s.", kill_after=3.0),

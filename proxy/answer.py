@@ -9,7 +9,7 @@ import dataclasses
 import uuid
 
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-                  "tool_use": "tool_calls", "refusal": "content_filter", "pause_turn": "stop"}
+                  "tool_use": "tool_use", "refusal": "content_filter", "pause_turn": "stop"}
 
 
 @dataclasses.dataclass
@@ -63,9 +63,24 @@ class Answer:
         self.error_category = None  # the CLI's own class of an API failure (rate_limit, ...)
 
     @property
+    def ends_run(self):
+        """True when the answer is over but the CLI would go on: the proxy must end the run.
+
+        At a stop sequence; at max_tokens, where the CLI would ask the model to continue; and at a
+        tool call, which the CLI would answer itself (it has no tools) and call the model again.
+        """
+        return self.result is None and (self.stopper.hit or self.finish_reason == "length" or (
+            self.turn_over and self.finish_reason == "tool_use"))
+
+    @property
     def complete(self):
         """True when nothing the CLI prints later can change the answer."""
-        return self.result is not None or self.stopper.hit or self.finish_reason == "length"
+        return self.result is not None or self.ends_run
+
+    @property
+    def openai_finish_reason(self):
+        # No tools were offered, so an attempted tool call ends the answer like a stop does.
+        return "stop" if self.finish_reason in (None, "tool_use") else self.finish_reason
 
     def read(self, event):
         """Take one CLI event; return the Deltas it adds to the answer."""
@@ -75,6 +90,11 @@ class Answer:
             return self._finish_text()
         if kind == "assistant" and event.get("is_api_error_message"):
             self.error_category = event.get("error") or "unknown"
+        elif kind == "assistant" and self.started and not self.turn_over and _calls_a_tool(event):
+            # The CLI prints the whole tool call before the turn's message_delta, and runs it (as an
+            # unknown tool) and calls the model again at once: the answer ends here.
+            self.finish_reason, self.turn_over = "tool_use", True
+            return self._finish_text()
         if kind == "system" and event.get("subtype") == "init" and not self.started:
             self.model = event.get("model") or self.model
         if kind != "stream_event" or self.turn_over or self.complete:
@@ -141,6 +161,10 @@ class Answer:
                 "completion_tokens_details": {"reasoning_tokens": reasoning}}
 
 
+def _calls_a_tool(event):
+    return any(block.get("type") == "tool_use" for block in (event.get("message") or {}).get("content") or ())
+
+
 def new_id():
     return "chatcmpl-" + uuid.uuid4().hex
 
@@ -149,7 +173,7 @@ def completion(answer, completion_id, created):
     """Return the chat.completion object for a finished answer."""
     return {
         "id": completion_id, "object": "chat.completion", "created": created, "model": answer.model,
-        "choices": [{"index": 0, "logprobs": None, "finish_reason": answer.finish_reason or "stop",
+        "choices": [{"index": 0, "logprobs": None, "finish_reason": answer.openai_finish_reason,
                      "message": {"role": "assistant", "content": answer.content, "refusal": None}}],
         "usage": answer.usage(),
     }

@@ -68,8 +68,8 @@ def _deltas(run, answer, client_gone):
 
 def _check(run, answer):
     """Raise the ProxyError for a run that failed; return if the answer stands."""
-    if answer.result is None and (answer.stopper.hit or answer.finish_reason == "length"):
-        return  # the answer ended at a stop sequence or the token limit: the proxy ends the run
+    if answer.ends_run:
+        return
     returncode = run.wait()
     if answer.result is not None and not answer.result.get("is_error") and returncode == 0:
         return
@@ -117,7 +117,7 @@ def _sse(run, answer, deltas, early, body):
                 yield ": keep-alive\n\n"
                 last_sent = time.monotonic()
         _check(run, answer)
-        yield content_chunk({}, answer.finish_reason or "stop")
+        yield content_chunk({}, answer.openai_finish_reason)
         if include_usage:
             yield frame(shape.chunk(completion_id, created, answer.model, usage=answer.usage()))
     except errors.ProxyError as error:

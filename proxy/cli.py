@@ -28,6 +28,9 @@ BASE_FLAGS = (
     "--setting-sources", "",
     "--disable-slash-commands",
     "--no-session-persistence",
+    # One model turn: a tool call the model makes is not answered by the CLI calling the model
+    # again. Not listed by --help, but accepted (see the tool_call recording).
+    "--max-turns", "1",
 )
 
 # Variables the CLI may need to find its login, its network and its locale. Everything else in the

@@ -50,6 +50,12 @@ def test_max_tokens_ends_the_answer_at_the_first_turn():
     assert answer.finish_reason == "length"
 
 
+def test_a_tool_call_ends_the_answer_before_the_cli_answers_it():
+    answer, _ = read_all("tool_call")
+    assert answer.complete and answer.ends_run and answer.result is None
+    assert answer.content == "" and answer.openai_finish_reason == "stop"
+
+
 def test_api_error_keeps_its_category_and_sends_no_text():
     answer, forwarded = read_all("rate_limit")
     assert answer.error_category == "rate_limit" and answer.result["is_error"] is True

@@ -1,0 +1,47 @@
+"""Integration fixtures: the real pinned CLI (installed from npm) behind gunicorn, against the stub."""
+import os
+
+import pytest
+
+from contract_tests.support import VERSION, Server
+from harness.install_cli import ensure_cli
+from harness.stub_upstream import StubUpstream
+
+CLI_VERSION = os.environ.get("CLI_VERSION") or VERSION
+
+
+def pytest_report_header():
+    return f"integration tests run Claude CLI {CLI_VERSION}"
+
+
+@pytest.fixture(scope="session")
+def claude():
+    return ensure_cli(CLI_VERSION)
+
+
+@pytest.fixture(scope="session")
+def stub():
+    with StubUpstream() as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, claude, stub):
+    home = tmp_path_factory.mktemp("home")
+    s = Server(tmp_path_factory.mktemp("server"), claude=claude, HOME=str(home), ANTHROPIC_BASE_URL=stub.url,
+               ANTHROPIC_API_KEY="sk-test", CLAUDE_TIMEOUT="60")
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def upstream(stub):
+    """The requests the stub receives during one test."""
+    start = len(stub.requests)
+
+    class Seen:
+        @property
+        def posts(self):
+            return [r for r in stub.requests[start:] if r["path"].startswith("/v1/messages")]
+
+    return Seen()
