@@ -36,7 +36,8 @@ def create_app(settings=None):
         log.warning("The Claude CLI at CLAUDE_PATH=%r cannot be run; /health reports it.", settings.claude_path)
     for operation_id, (method, path) in spec.operations.items():
         rule = re.sub(r"\{(\w+)\}", r"<\1>", path)
-        app.add_url_rule(rule, endpoint=operation_id, view_func=VIEWS[operation_id], methods=[method.upper()])
+        app.add_url_rule(rule, endpoint=operation_id, view_func=VIEWS[operation_id], methods=[method.upper()],
+                         provide_automatic_options=False)
     app.before_request(_start_request)
     app.after_request(_tag_response)
     app.register_error_handler(errors.ProxyError, error_response)
@@ -68,7 +69,8 @@ def _http_error(exc):
         message = f"{request.method} is not allowed on {request.path}; allowed: {', '.join(exc.valid_methods or [])}."
     else:
         message = exc.description
-    error = kind(message)
+    headers = {"Allow": ", ".join(exc.valid_methods or [])} if exc.code == 405 else None
+    error = kind(message, headers=headers)
     error.status = exc.code or 500
     return error_response(error)
 
