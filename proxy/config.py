@@ -6,6 +6,7 @@ import os
 import shutil
 
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
+HISTORY_MODES = ("transcript", "flatten")
 
 
 class ConfigError(ValueError):
@@ -22,6 +23,7 @@ class Settings:
     timeout: float = 300.0
     max_retries: int = 0
     api_key: str | None = None
+    history: str = "transcript"
 
     @classmethod
     def from_env(cls, environ=None):
@@ -36,6 +38,7 @@ class Settings:
             timeout=_number(env, "CLAUDE_TIMEOUT", float, cls.timeout, 1, 24 * 3600),
             max_retries=_number(env, "CLAUDE_MAX_RETRIES", int, cls.max_retries, 0, 15),
             api_key=env.get("PROXY_API_KEY") or None,
+            history=_choice(env, "CLAUDE_HISTORY", HISTORY_MODES) or cls.history,
         )
         return settings
 

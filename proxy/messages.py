@@ -28,12 +28,15 @@ def to_cli_input(body, settings):
             "The last message must be a user or tool message: the model answers the conversation's final "
             "user turn.", param="messages")
     prompt = "\n\n".join(turns[-1][1])
+    history = tuple(transcript(turns[:-1]))
+    if settings.history == "flatten" and history:
+        prompt, history = flatten(turns[:-1], prompt), ()
     effort = body.get("reasoning_effort")
     return CliInput(
         prompt=prompt,
         model=body["model"],
         system_prompt="\n\n".join(system) or None,
-        history=tuple(transcript(turns[:-1])),
+        history=history,
         effort=EFFORTS[effort] if effort else settings.effort,
         max_output_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
     )
@@ -123,6 +126,12 @@ def transcript(turns):
         })
         parent = uuid
     return records
+
+
+def flatten(turns, prompt):
+    """Return the history written into the prompt: the fallback when --resume cannot be used."""
+    lines = [f"[{role}]: " + "\n\n".join(texts) for role, texts in turns]
+    return "<conversation_so_far>\n" + "\n\n".join(lines) + "\n</conversation_so_far>\n\n" + prompt
 
 
 def _timestamp(number):

@@ -115,3 +115,12 @@ def test_max_completion_tokens_wins_over_max_tokens(settings):
 def test_model_passes_through(settings):
     assert to_cli_input({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}]},
                         settings).model == "claude-sonnet-4-5"
+
+
+def test_flatten_mode_writes_the_history_into_the_prompt(settings):
+    got = ask(settings.replace(history="flatten"), [
+        {"role": "user", "content": "Hi, I'm Bob."}, {"role": "assistant", "content": "Hello Bob!"},
+        {"role": "user", "content": "Name?"}])
+    assert got.history == ()
+    assert got.prompt == ("<conversation_so_far>\n[user]: Hi, I'm Bob.\n\n[assistant]: Hello Bob!\n"
+                          "</conversation_so_far>\n\nName?")
