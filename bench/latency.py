@@ -1,0 +1,395 @@
+"""Measure the latency the proxy adds over running the Claude CLI directly: per request and per streamed delta.
+
+Usage: python bench/latency.py [--runs N]
+
+Both sides run the real CLI (the pinned version) against a StubUpstream served from this process.
+"Direct" runs exactly the argv, environment and files the proxy builds for the same request;
+"proxy" sends that request to `gunicorn proxy:app`. Runs alternate direct/proxy after warm-ups,
+so that machine noise falls on both alike. Figures are printed, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from harness.install_cli import ensure_cli  # noqa: E402
+from harness.stub_upstream import Reply, StubUpstream, _Handler  # noqa: E402
+from proxy import cli, messages  # noqa: E402
+from proxy.config import Settings  # noqa: E402
+
+CLI_VERSION = "2.1.328"
+WARMUP = 3
+PROMPT = "Say hello."
+STREAM_DELTAS, STREAM_GAP = 20, 0.05
+STREAM_TEXT = " ".join(f"d{i:02d}" for i in range(STREAM_DELTAS))  # one distinct word per delta
+# Variables that would point the CLI at a real login instead of the stub.
+FOREIGN_ENV = ("ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CONFIG_DIR", "PROXY_API_KEY",
+               "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")
+
+# (monotonic time, text) of each text delta the stub has written to its socket, in order, and the
+# time it wrote each message_stop (the last event of an answer).
+SENT = []
+STOPPED = []
+_stub_event = _Handler._event
+
+
+def _recording_event(self, data, name=None):
+    # Taken before the write: taken after it, the reader could run first and see a negative latency.
+    sent = time.monotonic()
+    _stub_event(self, data, name)
+    delta = data.get("delta") or {}
+    if data.get("type") == "content_block_delta" and delta.get("type") == "text_delta":
+        SENT.append((sent, delta["text"]))
+    elif data.get("type") == "message_stop":
+        STOPPED.append(sent)
+
+
+_Handler._event = _recording_event  # in this process only: the stub runs here, so clocks agree
+
+
+# --- the two ways of answering ----------------------------------------------------------------
+
+class Direct:
+    """Run the CLI as the proxy would for a request body, without the proxy."""
+
+    def __init__(self, settings, body):
+        self.settings = settings
+        self.cli_input = messages.to_cli_input(body, settings)
+
+    def run(self):
+        """Return (spawn time, exit time, [(arrival time, stdout line)]) of one run."""
+        workdir = tempfile.mkdtemp(prefix="bench-direct-")
+        try:
+            cwd = os.path.join(workdir, "cwd")
+            os.mkdir(cwd, 0o700)
+            argv, env, files = cli.build_command(self.settings, self.cli_input, workdir)
+            for name, content in files.items():
+                with open(os.path.join(workdir, name), "w", encoding="utf-8") as f:
+                    f.write(content)
+            return self._spawn(argv, env, cwd)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _spawn(self, argv, env, cwd):
+        lines = []
+        start = time.monotonic()
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=cwd, env=env, start_new_session=True)
+        try:
+            drain = threading.Thread(target=proc.stderr.read, daemon=True)
+            drain.start()
+            proc.stdin.write(self.cli_input.prompt.encode("utf-8"))
+            proc.stdin.close()
+            for line in proc.stdout:
+                lines.append((time.monotonic(), line))
+            proc.wait()
+            exited = time.monotonic()
+            drain.join()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if proc.returncode != 0:
+            raise RuntimeError(f"direct CLI run exited {proc.returncode}")
+        return start, exited, lines
+
+    def deltas(self):
+        """Return ([(arrival time, text)] of each text_delta stream_event line, exit time)."""
+        _, exited, lines = self.run()
+        found = []
+        for arrived, line in lines:
+            event = json.loads(line) if line.startswith(b"{") else {}
+            delta = (event.get("event") or {}).get("delta") or {}
+            if event.get("type") == "stream_event" and delta.get("type") == "text_delta":
+                found.append((arrived, delta["text"]))
+        return found, exited
+
+
+class Proxy:
+    """Send chat requests to a running proxy over one kept-alive connection."""
+
+    def __init__(self, port, body):
+        self.port = port
+        self.body = body
+        self.conn = None
+
+    def _post(self, body):
+        """Send body and return the response, reconnecting once if the server closed the idle connection."""
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            start = time.monotonic()
+            try:
+                self.conn.request("POST", "/v1/chat/completions", json.dumps(body),
+                                  {"Content-Type": "application/json"})
+                return start, self.conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+
+    def run(self):
+        """Send a non-streamed request; return (time it was sent, time its whole body was in)."""
+        start, resp = self._post(self.body)
+        data = resp.read()
+        done = time.monotonic()
+        if resp.status != 200 or not json.loads(data)["choices"][0]["message"]["content"]:
+            raise RuntimeError(f"proxy answered {resp.status}: {data[:300]!r}")
+        return start, done
+
+    def deltas(self):
+        """Stream a request; return ([(arrival time, content)] of each chunk with content, [DONE] time)."""
+        _, resp = self._post(self.body | {"stream": True})
+        if resp.status != 200:
+            raise RuntimeError(f"proxy answered {resp.status}: {resp.read()[:300]!r}")
+        found, done = [], None
+        while True:
+            line = resp.readline()  # chunk-aware, returns as soon as a line is in
+            arrived = time.monotonic()
+            if not line:
+                break
+            if line.startswith(b"data: [DONE]"):
+                done = arrived
+                break
+            if line.startswith(b"data: "):
+                choices = json.loads(line[6:]).get("choices") or [{}]
+                content = (choices[0].get("delta") or {}).get("content")
+                if content:
+                    found.append((arrived, content))
+        resp.read()
+        if done is None:
+            raise RuntimeError("the stream ended without [DONE]")
+        return found, done
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+
+
+# --- the proxy under gunicorn -----------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(env, port, log_path):
+    """Run `gunicorn proxy:app` from the repo root until /health answers; always stop it."""
+    with open(log_path, "wb") as log:
+        # Its own session: a Ctrl-C here reaches this script only, which then stops the server in order.
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "proxy:app"], cwd=ROOT, env=env,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        _wait_healthy(proc, port, log_path)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _wait_healthy(proc, port, log_path, limit=60):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+            conn.close()
+        except OSError:
+            pass
+        time.sleep(0.1)
+    with open(log_path, errors="replace") as f:
+        tail = f.read()[-3000:]
+    raise RuntimeError(f"gunicorn did not become healthy on port {port}:\n{tail}")
+
+
+# --- measurements -----------------------------------------------------------------------------
+
+def interleaved(runs, direct, proxy):
+    """Run WARMUP pairs, then `runs` direct/proxy pairs; return (warm-up pairs, measured pairs)."""
+    warm = [(direct(), proxy()) for _ in range(WARMUP)]
+    return warm, [(direct(), proxy()) for _ in range(runs)]
+
+
+def request_latency(runs, direct, proxy):
+    exit_lags = []
+
+    def run_direct():
+        STOPPED.clear()
+        start, exited, lines = direct.run()
+        results = [t for t, line in lines
+                   if b'"type":"result"' in line and json.loads(line).get("type") == "result"]
+        if results:
+            exit_lags.append((exited - results[0]) * 1000)
+        return (exited - start) * 1000, (exited - STOPPED[-1]) * 1000
+
+    def run_proxy():
+        STOPPED.clear()
+        start, done = proxy.run()
+        return (done - start) * 1000, (done - STOPPED[-1]) * 1000
+
+    warm, pairs = interleaved(runs, run_direct, run_proxy)
+    d, p = [a for (a, _), _ in pairs], [b for _, (b, _) in pairs]
+    print(f"\n1. Added latency per request (non-streamed, {runs} interleaved pairs after {WARMUP} warm-ups each)")
+    print("   warm-ups, not counted (ms): direct " + " ".join(f"{a:.0f}" for (a, _), _ in warm)
+          + "; proxy " + " ".join(f"{b:.0f}" for _, (b, _) in warm))
+    table({"direct": d, "proxy": p}, "ms", 1)
+    paired = [b - a for a, b in zip(d, p)]
+    print(f"   difference of medians: {median(p) - median(d):+.1f} ms   ratio of medians: {median(p) / median(d):.3f}"
+          f"   (target: <= 10 ms, <= 1.03)")
+    low, high = median_ci(paired)
+    print(f"   paired median of (proxy_i - direct_i): {median(paired):+.1f} ms   "
+          f"(95% CI {low:+.1f} .. {high:+.1f}; p10 {pct(paired, 10):+.1f}, p90 {pct(paired, 90):+.1f})")
+    tail_d, tail_p = [a for (_, a), _ in pairs], [b for _, (_, b) in pairs]
+    print("   the same runs from the stub's last byte (message_stop) to the end (direct: CLI exit; proxy: body read),")
+    print("   which leaves out the CLI's start-up and most of its noise:")
+    table({"direct": tail_d, "proxy": tail_p}, "ms", 1)
+    tail_paired = [b - a for a, b in zip(tail_d, tail_p)]
+    low, high = median_ci(tail_paired)
+    print(f"   paired median added after the answer: {median(tail_paired):+.1f} ms "
+          f"(95% CI {low:+.1f} .. {high:+.1f})")
+    lags = exit_lags[-runs:]
+    print(f"   the CLI itself exits {median(lags):.1f} ms (median; p90 {pct(lags, 90):.1f}) after printing its "
+          "result line; both sides wait for that exit")
+
+
+def delta_latency(runs, stub, direct, proxy):
+    reply = Reply(text=STREAM_TEXT, chunks=STREAM_DELTAS, delay=STREAM_GAP)
+
+    def measured(side):
+        def run():
+            SENT.clear()
+            stub.expect(reply)
+            arrived, ended = side()
+            return per_delta(list(SENT), arrived), (ended - SENT[-1][0]) * 1000
+        return run
+
+    _, pairs = interleaved(runs, measured(direct.deltas), measured(proxy.deltas))
+    d = [x for (a, _), _ in pairs for x in a]
+    p = [x for _, (b, _) in pairs for x in b]
+    print(f"\n2. Added delay per forwarded delta ({STREAM_DELTAS} deltas {STREAM_GAP * 1000:.0f} ms apart, "
+          f"{runs} interleaved streamed pairs after {WARMUP} warm-ups each)")
+    print("   per-delta latency = arrival at the reader - time the stub wrote that delta")
+    table({"direct": d, "proxy": p}, f"ms, over {len(d)} deltas each", 2)
+    print(f"   added (difference of medians): {median(p) - median(d):+.2f} ms   (target: < 5 ms)")
+    paired = [median(b) - median(a) for (a, _), (b, _) in pairs]
+    first = [b[0] - a[0] for (a, _), (b, _) in pairs]
+    low, high = median_ci(paired)
+    print(f"   paired median over runs of (run median proxy - run median direct): {median(paired):+.2f} ms "
+          f"(95% CI {low:+.2f} .. {high:+.2f}); "
+          f"first delta only: {median(first):+.2f} ms")
+    ends_d, ends_p = [a for (_, a), _ in pairs], [b for _, (_, b) in pairs]
+    print("   end of stream after the last delta was written (direct: CLI exit; proxy: [DONE] arrives):")
+    table({"direct": ends_d, "proxy": ends_p}, "ms", 1)
+    ends_paired = [b - a for a, b in zip(ends_d, ends_p)]
+    low, high = median_ci(ends_paired)
+    print(f"   paired median added at the end of the stream: {median(ends_paired):+.1f} ms "
+          f"(95% CI {low:+.1f} .. {high:+.1f})")
+
+
+def per_delta(sent, arrived):
+    """Return the ms between the stub's write and the reader's arrival of each delta, matched in order."""
+    texts_sent, texts_arrived = [t for _, t in sent], [t for _, t in arrived]
+    if texts_sent != texts_arrived or len(sent) != STREAM_DELTAS:
+        raise RuntimeError(f"deltas do not match: sent {texts_sent}, arrived {texts_arrived}")
+    return [(a - s) * 1000 for (s, _), (a, _) in zip(sent, arrived)]
+
+
+def table(columns, unit, digits):
+    print(f"   {'':8} {'median':>8} {'p10':>8} {'p90':>8} {'min':>8} {'max':>8}   ({unit})")
+    for name, values in columns.items():
+        row = (median(values), pct(values, 10), pct(values, 90), min(values), max(values))
+        print(f"   {name:8} " + " ".join(f"{v:8.{digits}f}" for v in row))
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def median_ci(values, level=0.95):
+    """Return a distribution-free confidence interval for the median (order statistics, binomial)."""
+    ordered, n = sorted(values), len(values)
+    k, below = 0, 0.0  # the largest k with P(Binomial(n, 1/2) < k) <= (1 - level) / 2
+    while below + math.comb(n, k) / 2 ** n <= (1 - level) / 2:
+        below += math.comb(n, k) / 2 ** n
+        k += 1
+    if k == 0:
+        return ordered[0], ordered[-1]  # too few runs for the level: the full range
+    return ordered[k - 1], ordered[n - k]
+
+
+def pct(values, p):
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+# --- setup ------------------------------------------------------------------------------------
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="measured direct/proxy pairs per measurement")
+    args = parser.parse_args(argv)
+    if args.runs < 2:
+        parser.error("--runs must be at least 2")
+    claude = ensure_cli(CLI_VERSION)
+    home = tempfile.mkdtemp(prefix="bench-home-")
+    began = time.monotonic()
+    try:
+        with StubUpstream() as stub:
+            for name in FOREIGN_ENV:
+                os.environ.pop(name, None)
+            # Set here, so that build_command (direct) and the server (proxy) inherit the same values.
+            os.environ.update(ANTHROPIC_BASE_URL=stub.url, ANTHROPIC_API_KEY="sk-test", HOME=home)
+            port = free_port()
+            server_env = dict(os.environ, CLAUDE_PATH=claude, PORT=str(port), HOST="127.0.0.1")
+            settings = Settings.from_env(server_env)  # what the server will read
+            body = {"model": settings.model, "messages": [{"role": "user", "content": PROMPT}]}
+            direct = Direct(settings, body)
+            print(f"Claude CLI {CLI_VERSION} at {claude}; stub at {stub.url}; proxy on port {port}; "
+                  f"{os.cpu_count()} CPUs")
+            with gunicorn(server_env, port, os.path.join(home, "gunicorn.log")):
+                proxy = Proxy(port, body)
+                try:
+                    request_latency(args.runs, direct, proxy)
+                    delta_latency(args.runs, stub, direct, proxy)
+                finally:
+                    proxy.close()
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"\n(total {time.monotonic() - began:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
