@@ -65,3 +65,9 @@ def test_deadline_kills_a_silent_stream_and_says_so_in_band(short_server):
     assert events[-1] == "data: [DONE]"
     assert json.loads(events[-2][6:])["error"]["type"] == "timeout_error"
     assert wait_for(lambda: not fake_cli_processes(short_server), 2.0)
+
+
+def test_a_finished_answer_leaves_no_cli_behind(server):
+    connection = open_request(server, "Say hi", stream=False)
+    assert connection.getresponse().status == 200
+    assert wait_for(lambda: not fake_cli_processes(server), 2.5)

@@ -22,6 +22,7 @@ from .http import json_response
 log = logging.getLogger("proxy")
 TICK = 1.0  # seconds of CLI silence between checks that the client is still there
 KEEPALIVE = 15.0  # seconds without a byte on a stream before an SSE comment is sent
+EXIT_GRACE = 2.0  # seconds a CLI that printed its result has to exit before it is killed
 DONE = "data: [DONE]\n\n"
 
 
@@ -47,10 +48,13 @@ def create_chat_completion():
         for _ in _deltas(run, answer, client_gone):
             pass
         _check(run, answer)
-    finally:
+    except BaseException:
         run.close()
+        raise
     headers = {"x-claude-cost-usd": f"{answer.cost:.10f}".rstrip("0").rstrip(".")} if answer.cost is not None else None
-    return json_response(shape.completion(answer, shape.new_id(), int(time.time())), headers=headers)
+    response = json_response(shape.completion(answer, shape.new_id(), int(time.time())), headers=headers)
+    response.call_on_close(lambda: _close(run, answer))
+    return response
 
 
 def _deltas(run, answer, client_gone):
@@ -66,13 +70,24 @@ def _deltas(run, answer, client_gone):
             return
 
 
+def _succeeded(answer):
+    return answer.result is not None and not answer.result.get("is_error")
+
+
+def _close(run, answer):
+    """Reap the run; a CLI that printed a successful result may first exit on its own."""
+    run.close(grace=EXIT_GRACE if _succeeded(answer) else 0)
+
+
 def _check(run, answer):
-    """Raise the ProxyError for a run that failed; return if the answer stands."""
-    if answer.ends_run:
+    """Raise the ProxyError for a run that failed; return if the answer stands.
+
+    A successful result is the whole answer: the client need not wait the ~20 ms the CLI takes
+    to exit after printing it.
+    """
+    if answer.ends_run or _succeeded(answer):
         return
     returncode = run.wait()
-    if answer.result is not None and not answer.result.get("is_error") and returncode == 0:
-        return
     raise failures.classify(failures.Outcome(
         answer.result, answer.error_category, returncode, run.stderr, run.other_output, answer.model))
 
@@ -106,29 +121,30 @@ def _sse(run, answer, deltas, early, body):
         return frame(shape.chunk(completion_id, created, answer.model, delta, finish_reason))
 
     try:
-        yield content_chunk({"role": "assistant", "content": ""})
-        last_sent = time.monotonic()
-        for item in itertools.chain([early], deltas):
-            for piece in item or ():
-                if piece.content:
-                    yield content_chunk({"content": piece.content})
+        try:
+            yield content_chunk({"role": "assistant", "content": ""})
+            last_sent = time.monotonic()
+            for item in itertools.chain([early], deltas):
+                for piece in item or ():
+                    if piece.content:
+                        yield content_chunk({"content": piece.content})
+                        last_sent = time.monotonic()
+                if time.monotonic() - last_sent >= KEEPALIVE:
+                    yield ": keep-alive\n\n"
                     last_sent = time.monotonic()
-            if time.monotonic() - last_sent >= KEEPALIVE:
-                yield ": keep-alive\n\n"
-                last_sent = time.monotonic()
-        _check(run, answer)
-        yield content_chunk({}, answer.openai_finish_reason)
-        if include_usage:
-            yield frame(shape.chunk(completion_id, created, answer.model, usage=answer.usage()))
-    except errors.ProxyError as error:
-        log.warning("Stream %s ended with %s: %s", completion_id, type(error).__name__, error.message)
-        yield frame(error.envelope())
-    except Exception:
-        log.exception("Stream %s failed", completion_id)
-        yield frame(errors.ProxyError().envelope())
+            _check(run, answer)
+            yield content_chunk({}, answer.openai_finish_reason)
+            if include_usage:
+                yield frame(shape.chunk(completion_id, created, answer.model, usage=answer.usage()))
+        except errors.ProxyError as error:
+            log.warning("Stream %s ended with %s: %s", completion_id, type(error).__name__, error.message)
+            yield frame(error.envelope())
+        except Exception:
+            log.exception("Stream %s failed", completion_id)
+            yield frame(errors.ProxyError().envelope())
+        yield DONE
     finally:
-        run.close()
-    yield DONE
+        _close(run, answer)
 
 
 def watch_client(environ):

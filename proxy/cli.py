@@ -178,21 +178,27 @@ class CliRun:
 
     def wait(self):
         """Return the exit status once the CLI has ended (killing it at the deadline)."""
+        if not self._exited_by(self.deadline):
+            self.timed_out = True
+            self.kill()
+            raise Timeout()
+        return self.proc.returncode
+
+    def _exited_by(self, moment):
+        """Wait until the CLI exits or the monotonic clock reaches moment; tell whether it exited."""
         exited = _exit_watch(self.group)
         try:
             pause = 0.0005
             while self.proc.poll() is None:
-                remaining = self.deadline - time.monotonic()
+                remaining = moment - time.monotonic()
                 if remaining <= 0:
-                    self.timed_out = True
-                    self.kill()
-                    raise Timeout()
+                    return False
                 if exited is not None:
                     select.select([exited], [], [], remaining)  # readable once the CLI has exited
                 else:
                     time.sleep(min(pause, remaining))
                     pause = min(pause * 2, 0.02)
-            return self.proc.returncode
+            return True
         finally:
             if exited is not None:
                 os.close(exited)
@@ -209,9 +215,15 @@ class CliRun:
         _signal_group(self.proc, self.group, signal.SIGKILL)
         self.proc.wait()
 
-    def close(self):
-        """Reap the CLI and its group, and remove the private working directory."""
+    def close(self, grace=0.0):
+        """Reap the CLI and its group, and remove the private working directory.
+
+        A CLI that has printed its result is finishing on its own: grace gives it that many
+        seconds to exit cleanly before it is killed.
+        """
         try:
+            if grace:
+                self._exited_by(time.monotonic() + grace)
             self.kill()
             for thread in self._threads:
                 thread.join(timeout=1)

@@ -71,8 +71,6 @@ RULES = [
          f"The Claude CLI exited with status {o.returncode} without an answer"
          + (f": {clean(o.stderr.strip().splitlines()[-1])[:300]}" if o.stderr.strip() else ".")
          + " Check the proxy's log and that CLAUDE_PATH names a supported Claude Code CLI.")),
-    (lambda o: not o.result.get("is_error"),
-     lambda o: errors.CliFailed(f"The Claude CLI reported success but exited with status {o.returncode}.")),
     (lambda o: o.terminal_reason == "prompt_too_long",
      lambda o: errors.ContextLengthExceeded(
          f"The conversation is too long for the model's context window: {o.detail}", param="messages")),
