@@ -71,3 +71,12 @@ def test_a_finished_answer_leaves_no_cli_behind(server):
     connection = open_request(server, "Say hi", stream=False)
     assert connection.getresponse().status == 200
     assert wait_for(lambda: not fake_cli_processes(server), 2.5)
+
+
+def test_a_silent_stream_gets_keep_alive_comments(short_server):
+    connection = open_request(short_server, "Think [stub:stall]", stream=True)
+    response = connection.getresponse()
+    blocks = [b for b in response.read().decode().split("\n\n") if b]
+    comments = [b for b in blocks if b.startswith(":")]
+    assert comments and all(c == ": keep-alive" for c in comments)
+    assert len(comments) >= 2  # about one a second over the 3 s before the deadline

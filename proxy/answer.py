@@ -169,12 +169,15 @@ def new_id():
     return "chatcmpl-" + uuid.uuid4().hex
 
 
-def completion(answer, completion_id, created):
-    """Return the chat.completion object for a finished answer."""
+def completion(answer, completion_id, created, reasoning=False):
+    """Return the chat.completion object for a finished answer (with its thinking if reasoning)."""
+    message = {"role": "assistant", "content": answer.content, "refusal": None}
+    if reasoning and answer.reasoning:
+        message["reasoning_content"] = "".join(answer.reasoning)
     return {
         "id": completion_id, "object": "chat.completion", "created": created, "model": answer.model,
         "choices": [{"index": 0, "logprobs": None, "finish_reason": answer.openai_finish_reason,
-                     "message": {"role": "assistant", "content": answer.content, "refusal": None}}],
+                     "message": message}],
         "usage": answer.usage(),
     }
 

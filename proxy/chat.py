@@ -20,8 +20,7 @@ from . import cli, errors, failures, messages
 from .http import json_response
 
 log = logging.getLogger("proxy")
-TICK = 1.0  # seconds of CLI silence between checks that the client is still there
-KEEPALIVE = 15.0  # seconds without a byte on a stream before an SSE comment is sent
+TICK = 0.5  # seconds of CLI silence between checks that the client is still there (and keep-alives)
 EXIT_GRACE = 2.0  # seconds a CLI that printed its result has to exit before it is killed
 DONE = "data: [DONE]\n\n"
 
@@ -43,7 +42,7 @@ def create_chat_completion():
     client_gone = watch_client(request.environ)
     run = cli.CliRun(settings, cli_input)
     if body.get("stream"):
-        return _start_stream(run, answer, body, client_gone)
+        return _start_stream(run, answer, body, client_gone, settings)
     try:
         for _ in _deltas(run, answer, client_gone):
             pass
@@ -52,7 +51,8 @@ def create_chat_completion():
         run.close()
         raise
     headers = {"x-claude-cost-usd": f"{answer.cost:.10f}".rstrip("0").rstrip(".")} if answer.cost is not None else None
-    response = json_response(shape.completion(answer, shape.new_id(), int(time.time())), headers=headers)
+    completion = shape.completion(answer, shape.new_id(), int(time.time()), reasoning=settings.reasoning)
+    response = json_response(completion, headers=headers)
     response.call_on_close(lambda: _close(run, answer))
     return response
 
@@ -92,7 +92,7 @@ def _check(run, answer):
         answer.result, answer.error_category, returncode, run.stderr, run.other_output, answer.model))
 
 
-def _start_stream(run, answer, body, client_gone):
+def _start_stream(run, answer, body, client_gone, settings):
     deltas = _deltas(run, answer, client_gone)
     early = []
     try:
@@ -106,11 +106,11 @@ def _start_stream(run, answer, body, client_gone):
         run.close()
         raise
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return current_app.response_class(_sse(run, answer, deltas, early, body), headers=headers,
+    return current_app.response_class(_sse(run, answer, deltas, early, body, settings), headers=headers,
                                       mimetype="text/event-stream")
 
 
-def _sse(run, answer, deltas, early, body):
+def _sse(run, answer, deltas, early, body, settings):
     completion_id, created = shape.new_id(), int(time.time())
     include_usage = (body.get("stream_options") or {}).get("include_usage")
 
@@ -129,7 +129,10 @@ def _sse(run, answer, deltas, early, body):
                     if piece.content:
                         yield content_chunk({"content": piece.content})
                         last_sent = time.monotonic()
-                if time.monotonic() - last_sent >= KEEPALIVE:
+                    elif piece.reasoning and settings.reasoning:
+                        yield content_chunk({"reasoning_content": piece.reasoning})
+                        last_sent = time.monotonic()
+                if time.monotonic() - last_sent >= settings.keepalive:
                     yield ": keep-alive\n\n"
                     last_sent = time.monotonic()
             _check(run, answer)

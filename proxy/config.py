@@ -24,6 +24,8 @@ class Settings:
     max_retries: int = 0
     api_key: str | None = None
     history: str = "transcript"
+    keepalive: float = 15.0
+    reasoning: bool = False
 
     @classmethod
     def from_env(cls, environ=None):
@@ -39,6 +41,8 @@ class Settings:
             max_retries=_number(env, "CLAUDE_MAX_RETRIES", int, cls.max_retries, 0, 15),
             api_key=env.get("PROXY_API_KEY") or None,
             history=_choice(env, "CLAUDE_HISTORY", HISTORY_MODES) or cls.history,
+            keepalive=_number(env, "SSE_KEEPALIVE", float, cls.keepalive, 0.1, 3600),
+            reasoning=_choice(env, "CLAUDE_REASONING_CONTENT", ("0", "1")) == "1",
         )
         return settings
 

@@ -144,3 +144,22 @@ def test_stream_of_a_max_tokens_answer_finishes_with_length(client, replay):
     _, frames = stream(client, max_tokens=10)
     assert frames[-2]["choices"][0]["finish_reason"] == "length"
     assert "".join(f["choices"][0]["delta"].get("content", "") for f in frames[:-1]) == "This answer is cut"
+
+
+def test_thinking_is_left_out_by_default(client, replay):
+    replay("thinking")
+    message = post(client).get_json()["choices"][0]["message"]
+    assert message["content"] == "The answer is 4." and "reasoning_content" not in message
+
+
+def test_thinking_can_be_exposed_as_reasoning_content(app, replay, check):
+    app.config["SETTINGS"] = app.config["SETTINGS"].replace(reasoning=True)
+    replay("thinking")
+    body = check("createChatCompletion", 200, post(app.test_client()).get_json(), "CreateChatCompletionResponse")
+    assert body["choices"][0]["message"]["reasoning_content"] == "Let me think about that."
+    replay("thinking")
+    _, frames = stream(app.test_client())
+    deltas = [f["choices"][0]["delta"] for f in frames[:-1]]
+    assert "".join(d.get("reasoning_content") or "" for d in deltas) == "Let me think about that."
+    assert "".join(d.get("content") or "" for d in deltas) == "The answer is 4."
+    assert all(not (d.get("content") and d.get("reasoning_content")) for d in deltas)
