@@ -3,7 +3,8 @@
 
 Usage: fake_claude.py --fixtures DIR [--pace 1.0] [--log FILE] -- <claude args...>
 
-The recording is the one named by the `[stub:NAME]` marker on stdin (default "success"). Its
+The recording is the one named by the `[stub:NAME]` marker on stdin, or else in the --resume file
+(default "success", or "json_schema" when asked for structured output). Its
 stdout lines come out at their recorded times (times pace; pace 0 means at once), then its
 stderr, then its exit code. A recording that was killed sleeps until it is killed, and one that
 died by a signal kills itself with that signal.
@@ -20,8 +21,9 @@ import sys
 import time
 
 MARKER = re.compile(r"\[stub:([a-z_]+)\]")
-FREE_VALUES = ("--model", "--effort", "--system-prompt-file", "--resume")  # values may differ
-OPTIONAL = ("--effort", "--resume")  # may be absent or present, with their value
+FREE_VALUES = ("--model", "--effort", "--system-prompt-file", "--resume", "--max-turns", "--json-schema",
+               "--input-format")  # values may differ
+OPTIONAL = ("--effort", "--resume", "--json-schema", "--input-format")  # may be absent or present, with their value
 
 
 def main(argv=None):
@@ -39,8 +41,9 @@ def main(argv=None):
         print(f"{_cli_version(options.fixtures)} (Claude Code)", flush=True)
         return 0
     stdin = sys.stdin.buffer.read().decode("utf-8", "replace")
-    match = MARKER.search(stdin)
-    name = match.group(1) if match else "success"
+    # The marker is in the prompt; a conversation that ends with function results has it earlier.
+    markers = MARKER.findall(stdin) or MARKER.findall(_file_after(args, "--resume"))
+    name = markers[-1] if markers else ("json_schema" if "--json-schema" in args else "success")
     if options.log:
         _log(options.log, args, stdin, name)
     path = os.path.join(options.fixtures, f"{name}.json")
@@ -65,9 +68,20 @@ def argv_mismatch(args, recorded):
         at = next((i for i, (a, b) in enumerate(zip(shape, expected)) if a != b), min(len(shape), len(expected)))
         got = shape[at] if at < len(shape) else "(end)"
         want = expected[at] if at < len(expected) else "(end)"
-        problems.append(f"argument {at} (not counting --effort/--resume) is {got!r} where the recording "
+        problems.append(f"argument {at} (not counting {'/'.join(OPTIONAL)}) is {got!r} where the recording "
                         f"has {want!r}; recorded argv: {other}")
     return "; ".join(dict.fromkeys(problems))
+
+
+def _file_after(args, flag):
+    """Return the text of the file named after flag in args, or "" when there is none."""
+    if flag not in args or args.index(flag) + 1 >= len(args):
+        return ""
+    try:
+        with open(args[args.index(flag) + 1], encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def _shape(args):

@@ -23,7 +23,7 @@ import time
 from harness.install_cli import REPO, ensure_cli, installed_version
 from harness.record_scenarios import SCENARIOS
 from harness.stub_upstream import SCENARIOS as STUB_REPLIES, StubUpstream
-from proxy.cli import build_command
+from proxy.cli import build_command, stdin_bytes
 from proxy.config import Settings
 
 CAP = 15.0  # seconds: every scenario fails or finishes fast, so a longer run is a finding
@@ -60,7 +60,7 @@ def record(claude, version, scenario):
             env.update(HOME=home, ANTHROPIC_BASE_URL=stub.url, ANTHROPIC_API_KEY="sk-test")
             if not scenario.logged_in:
                 del env["ANTHROPIC_API_KEY"]
-            run = run_cli(argv, env, os.path.join(workdir, "cwd"), cli_input.prompt, scenario)
+            run = run_cli(argv, env, os.path.join(workdir, "cwd"), stdin_bytes(cli_input), scenario)
             requests = [_request(r) for r in stub.requests]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -68,7 +68,8 @@ def record(claude, version, scenario):
     return {
         "cli_version": version, "scenario": scenario.name, "description": scenario.description,
         "recorded_with": "harness/record.py",
-        "input": dataclasses.asdict(cli_input) | {"history": list(cli_input.history)},
+        "input": dataclasses.asdict(cli_input) | {"history": list(cli_input.history),
+                                                  "input_blocks": list(cli_input.input_blocks or ())},
         "argv": _placeholders(argv[1:], workdir),
         "proxy_argv": _placeholders(proxy_argv[1:], workdir),
         **run,
@@ -76,7 +77,7 @@ def record(claude, version, scenario):
     }
 
 
-def run_cli(argv, env, cwd, prompt, scenario):
+def run_cli(argv, env, cwd, stdin, scenario):
     """Run the CLI once; return returncode, killed_after, stderr and the timed stdout lines."""
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -85,7 +86,7 @@ def run_cli(argv, env, cwd, prompt, scenario):
     reader = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
     reader.start()
     try:
-        proc.stdin.write(prompt.encode("utf-8"))
+        proc.stdin.write(stdin)
         proc.stdin.close()
     except BrokenPipeError:
         pass  # it exited before reading its prompt; the exit code says why

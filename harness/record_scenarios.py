@@ -10,6 +10,8 @@ import dataclasses
 from typing import Callable
 
 from proxy.cli import CliInput
+from proxy.config import Settings
+from proxy.messages import to_cli_input
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +30,11 @@ class Scenario:
     kill_after: float | None = None  # SIGTERM the group after this many seconds (SIGKILL 2 s later)
     kill_on_first_delta: bool = False  # SIGKILL the group when the first text_delta line arrives
 
+    request: dict | None = None  # an OpenAI request body, turned into CLI input as the proxy does
+
     def cli_input(self):
+        if self.request is not None:
+            return to_cli_input(self.request, Settings())[0]
         return CliInput(prompt=f"{self.prompt} [stub:{self.name}]", model=self.model,
                         system_prompt=self.system_prompt, history=self.history, effort=self.effort,
                         max_output_tokens=self.max_output_tokens)
@@ -62,6 +68,67 @@ def _error(name, what):
     return Scenario(name, f"The stub answers {what}; the CLI gives up at once (CLAUDE_CODE_MAX_RETRIES=0).")
 
 
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The current weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+TIME = {"type": "function", "function": {
+    "name": "get_time", "description": "The local time in a time zone.",
+    "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}}}
+CITY = {"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"], "additionalProperties": False}
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+def _ask(name, text, **fields):
+    """An OpenAI request whose last user message carries the scenario's marker."""
+    return {"model": "haiku", "messages": [{"role": "system", "content": "You are terse."},
+                                           {"role": "user", "content": f"{text} [stub:{name}]"}], **fields}
+
+
+def _tools(name, description, text="Weather in Paris?", **fields):
+    return Scenario(name, description, request=_ask(name, text, tools=[WEATHER, TIME], **fields))
+
+
+def _json(name, description, response_format):
+    return Scenario(name, description, request=_ask(name, "Describe Paris.", response_format=response_format))
+
+
+ROUND_TRIP = {"model": "haiku", "tools": [WEATHER, TIME], "messages": [
+    {"role": "user", "content": "Weather and time in Paris? [stub:tools_round_trip]"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}},
+        {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": '{"zone":"CET"}'}}]},
+    {"role": "tool", "tool_call_id": "call_1", "content": "18C, sunny"},
+    {"role": "tool", "tool_call_id": "call_2", "content": "14:05"}]}
+
+TOOL_SCENARIOS = (
+    _tools("tools_call", "tool_choice auto: the model calls get_weather through StructuredOutput."),
+    _tools("tools_parallel", "tool_choice auto: the model makes two calls in one answer."),
+    _tools("tools_text", "tool_choice auto: the model answers in text; the CLI would insist on StructuredOutput "
+                         "but --max-turns 1 stops it.", text="Say hi"),
+    _tools("tools_invalid", "tool_choice auto: the model's call does not match the schema; --max-turns 1 allows "
+                            "no second try.", ),
+    _tools("tools_required_retry", "tool_choice required: the model answers in text, the CLI insists, the model "
+                                   "then calls a function (--max-turns 3).", tool_choice="required"),
+    _tools("tools_named", "tool_choice names get_time: only that function can be called.",
+           tool_choice={"type": "function", "function": {"name": "get_time"}}),
+    Scenario("tools_round_trip", "The history holds two calls and their results; the model answers in text. "
+                                 "The results are the last message, so the CLI puts its 'No response requested.' "
+                                 "before the proxy's prompt.", request=ROUND_TRIP),
+    _json("json_schema", "response_format json_schema: the model answers through StructuredOutput.",
+          {"type": "json_schema", "json_schema": {"name": "city", "strict": True, "schema": CITY}}),
+    _json("json_schema_retry", "response_format json_schema: the first answer does not match, the CLI asks "
+                               "again, the second does.",
+          {"type": "json_schema", "json_schema": {"name": "city", "schema": CITY}}),
+    _json("json_invalid", "response_format json_schema: no answer matches within --max-turns 3.",
+          {"type": "json_schema", "json_schema": {"name": "city", "schema": CITY}}),
+    _json("json_object", "response_format json_object.", {"type": "json_object"}),
+    Scenario("image", "A user message with text and a base64 PNG, sent with --input-format stream-json.",
+             request={"model": "haiku", "messages": [{"role": "user", "content": [
+                 {"type": "text", "text": "What is in this image? [stub:image]"},
+                 {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]}]}),
+)
+
 SCENARIOS = (
     Scenario("success", "A short streamed text answer."),
     Scenario("multi_turn", "A four-turn history passed with --resume, then a question about it.",
@@ -87,6 +154,7 @@ SCENARIOS = (
     Scenario("effort", "A short text answer with --effort high and model sonnet.", model="sonnet", effort="high"),
     Scenario("tool_call", "The model answers with a tool_use block (get_weather) although no tools are offered; "
                           "the CLI answers it with an error tool_result and calls the model again."),
+    *TOOL_SCENARIOS,
     Scenario("hang", "The stub never answers; the recorder SIGTERMs the CLI's group after 3 s.", kill_after=3.0),
     Scenario("stall", "The stub sends headers and message_start, then nothing; the recorder SIGTERMs "
                       "the CLI's group after 3 s.", kill_after=3.0),

@@ -3,7 +3,7 @@
 The Claude CLI is pointed at it with ANTHROPIC_BASE_URL. Each request gets a Reply: the next one
 queued with ``expect`` if any, else the one named by a ``[stub:NAME]`` marker in the last user
 text, else a short text answer. Every request is kept in ``requests`` so tests can assert what
-the model would have seen. Like the real API, it refuses histories with tool blocks but no tools,
+the model would have seen; harness/stub_model.py answers the CLI's StructuredOutput tool. Like the real API, it refuses histories with tool blocks but no tools,
 and tool_use blocks not answered by tool_result blocks at the start of the next message.
 """
 from __future__ import annotations
@@ -15,6 +15,8 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from harness.stub_model import structured, structured_schema
 
 DEFAULT_TEXT = "Hello! How can I help you today?"
 _ids = itertools.count(1)
@@ -60,6 +62,16 @@ SCENARIOS = {
     "stall": Reply(kind="stall"),
     "stream_error": Reply(kind="stream_error", text="Partial answer that", chunks=2),
     "tool_call": Reply(kind="tool_use", text="", tool_calls=[("get_weather", {"city": "Paris"})]),
+    # With the CLI's StructuredOutput tool offered: a reply built from its schema (harness/stub_model.py).
+    "tools_call": structured,
+    "tools_named": structured,
+    "tools_parallel": lambda body: structured(body, "parallel"),
+    "tools_invalid": lambda body: structured(body, "invalid"),
+    "tools_required_retry": lambda body: structured(body, "text_first"),
+    "json_schema": structured,
+    "json_object": structured,
+    "json_schema_retry": lambda body: structured(body, "invalid_first"),
+    "json_invalid": lambda body: structured(body, "invalid"),
 }
 MARKER = re.compile(r"\[stub:([a-z_]+)\]")
 
@@ -73,6 +85,11 @@ def _last_user_text(body):
             return content
         return "\n".join(b.get("text", "") for b in content if b.get("type") == "text")
     return ""
+
+
+def _all_user_text(body):
+    # The CLI's own corrections come as later user messages: the marker is in an earlier one.
+    return " ".join(_last_user_text({"messages": [m]}) for m in body.get("messages", ()) if m.get("role") == "user")
 
 
 def api_rule_violation(body):
@@ -122,13 +139,15 @@ class StubUpstream:
 
     def reply_for(self, body):
         with self._lock:
-            if self._queue:
-                return self._queue.pop(0)
+            queued = self._queue.pop(0) if self._queue else None
+        if queued is not None:
+            return queued(body) if callable(queued) else queued
         violation = api_rule_violation(body)
         if violation:
             return _error(400, "invalid_request_error", violation)
-        match = MARKER.search(_last_user_text(body))
-        return SCENARIOS.get(match.group(1), Reply()) if match else Reply()
+        markers = MARKER.findall(_all_user_text(body) if structured_schema(body) else _last_user_text(body))
+        reply = SCENARIOS.get(markers[-1], Reply()) if markers else Reply()
+        return reply(body) if callable(reply) else reply
 
     @property
     def messages_requests(self):

@@ -6,7 +6,10 @@ follow-up turns (such as its automatic continuation after max_tokens) are never 
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
+
+from . import tools
 
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
                   "tool_use": "tool_use", "refusal": "content_filter", "pause_turn": "stop"}
@@ -50,9 +53,10 @@ class StopMatcher:
 class Answer:
     """The state of one run's answer, advanced by read(event)."""
 
-    def __init__(self, requested_model, stop=None):
+    def __init__(self, requested_model, stop=None, plan=None):
         self.model = requested_model
         self.stopper = StopMatcher([stop] if isinstance(stop, str) else stop or ())
+        self.plan = plan if plan is not None and plan.schema is not None else None  # structured output asked
         self.started = False  # the model's first message has begun
         self.turn_over = False  # its first message has ended: later turns are the CLI's own
         self.finish_reason = None
@@ -61,6 +65,9 @@ class Answer:
         self.turn_usage = {}
         self.result = None
         self.error_category = None  # the CLI's own class of an API failure (rate_limit, ...)
+        self.tool_called = False  # the model called a tool the CLI would answer itself
+        self.output_error = None  # why the CLI last refused the model's structured output
+        self.tool_calls = []
 
     @property
     def ends_run(self):
@@ -69,8 +76,18 @@ class Answer:
         At a stop sequence; at max_tokens, where the CLI would ask the model to continue; and at a
         tool call, which the CLI would answer itself (it has no tools) and call the model again.
         """
-        return self.result is None and (self.stopper.hit or self.finish_reason == "length" or (
-            self.turn_over and self.finish_reason == "tool_use"))
+        return self.result is None and (self.stopper.hit or self.finish_reason == "length" or self.tool_called)
+
+    @property
+    def succeeded(self):
+        """True when the run gave an answer: a successful result, or (tool_choice "auto") a text answer
+        that the CLI then found missing its structured output."""
+        if self.result is None:
+            return False
+        if not self.result.get("is_error"):
+            return self.plan is None or self.result.get("structured_output") is not None
+        return bool(self.plan and self.plan.text_allowed and self.result.get("subtype") == "error_max_turns"
+                    and self.finish_reason == "stop")
 
     @property
     def complete(self):
@@ -79,7 +96,9 @@ class Answer:
 
     @property
     def openai_finish_reason(self):
-        # No tools were offered, so an attempted tool call ends the answer like a stop does.
+        if self.tool_calls:
+            return "tool_calls"
+        # A call of a tool the client did not offer ends the answer like a stop does.
         return "stop" if self.finish_reason in (None, "tool_use") else self.finish_reason
 
     def read(self, event):
@@ -87,14 +106,18 @@ class Answer:
         kind = event.get("type")
         if kind == "result":
             self.result = event
+            if self.plan and self.plan.kind == "tools" and self.succeeded:
+                self.tool_calls = tools.to_tool_calls(event.get("structured_output"), new_call_id)
             return self._finish_text()
         if kind == "assistant" and event.get("is_api_error_message"):
             self.error_category = event.get("error") or "unknown"
-        elif kind == "assistant" and self.started and not self.turn_over and _calls_a_tool(event):
+        elif kind == "assistant" and self.started and not self.turn_over and self._calls_a_foreign_tool(event):
             # The CLI prints the whole tool call before the turn's message_delta, and runs it (as an
             # unknown tool) and calls the model again at once: the answer ends here.
-            self.finish_reason, self.turn_over = "tool_use", True
+            self.finish_reason, self.turn_over, self.tool_called = "tool_use", True, True
             return self._finish_text()
+        if kind == "user":
+            self._read_tool_results(event)
         if kind == "system" and event.get("subtype") == "init" and not self.started:
             self.model = event.get("model") or self.model
         if kind != "stream_event" or self.turn_over or self.complete:
@@ -124,6 +147,17 @@ class Answer:
             self.turn_over = True
         return []
 
+    def _calls_a_foreign_tool(self, event):
+        blocks = (event.get("message") or {}).get("content") or ()
+        return any(b.get("type") == "tool_use" and not (self.plan and b.get("name") == tools.STRUCTURED_TOOL)
+                   for b in blocks)
+
+    def _read_tool_results(self, event):
+        for block in (event.get("message") or {}).get("content") or ():
+            if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("is_error"):
+                content = block.get("content")
+                self.output_error = content if isinstance(content, str) else json.dumps(content)
+
     def _add_text(self, text):
         forward = self.stopper.feed(text)
         if self.stopper.hit:
@@ -142,7 +176,11 @@ class Answer:
 
     @property
     def content(self):
-        return "".join(self.text)
+        """The answer's text; for a JSON answer, the JSON; null when it is only tool calls."""
+        if self.plan and self.plan.kind == "json" and self.succeeded:
+            return tools.to_content(self.result["structured_output"], self.plan)
+        text = "".join(self.text)
+        return None if self.tool_calls and not text else text
 
     @property
     def cost(self):
@@ -161,8 +199,8 @@ class Answer:
                 "completion_tokens_details": {"reasoning_tokens": reasoning}}
 
 
-def _calls_a_tool(event):
-    return any(block.get("type") == "tool_use" for block in (event.get("message") or {}).get("content") or ())
+def new_call_id():
+    return "call_" + uuid.uuid4().hex[:24]
 
 
 def new_id():
@@ -172,6 +210,8 @@ def new_id():
 def completion(answer, completion_id, created, reasoning=False):
     """Return the chat.completion object for a finished answer (with its thinking if reasoning)."""
     message = {"role": "assistant", "content": answer.content, "refusal": None}
+    if answer.tool_calls:
+        message["tool_calls"] = answer.tool_calls
     if reasoning and answer.reasoning:
         message["reasoning_content"] = "".join(answer.reasoning)
     return {

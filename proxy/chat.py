@@ -37,8 +37,8 @@ def create_chat_completion():
         raise errors.InvalidRequest(
             "The request body must be a JSON object (see the API reference for /v1/chat/completions).")
     current_app.extensions["spec"].validate_request("createChatCompletion", body)
-    cli_input = messages.to_cli_input(body, settings)
-    answer = shape.Answer(cli_input.model, body.get("stop"))
+    cli_input, plan = messages.to_cli_input(body, settings)
+    answer = shape.Answer(cli_input.model, body.get("stop"), plan)
     client_gone = watch_client(request.environ)
     run = cli.CliRun(settings, cli_input)
     if body.get("stream"):
@@ -70,13 +70,9 @@ def _deltas(run, answer, client_gone):
             return
 
 
-def _succeeded(answer):
-    return answer.result is not None and not answer.result.get("is_error")
-
-
 def _close(run, answer):
     """Reap the run; a CLI that printed a successful result may first exit on its own."""
-    run.close(grace=EXIT_GRACE if _succeeded(answer) else 0)
+    run.close(grace=EXIT_GRACE if answer.succeeded else 0)
 
 
 def _check(run, answer):
@@ -85,11 +81,12 @@ def _check(run, answer):
     A successful result is the whole answer: the client need not wait the ~20 ms the CLI takes
     to exit after printing it.
     """
-    if answer.ends_run or _succeeded(answer):
+    if answer.ends_run or answer.succeeded:
         return
     returncode = run.wait()
     raise failures.classify(failures.Outcome(
-        answer.result, answer.error_category, returncode, run.stderr, run.other_output, answer.model))
+        answer.result, answer.error_category, returncode, run.stderr, run.other_output, answer.model,
+        answer.output_error, answer.plan))
 
 
 def _start_stream(run, answer, body, client_gone, settings):
@@ -136,6 +133,8 @@ def _sse(run, answer, deltas, early, body, settings):
                     yield ": keep-alive\n\n"
                     last_sent = time.monotonic()
             _check(run, answer)
+            for delta in _final_deltas(answer):
+                yield content_chunk(delta)
             yield content_chunk({}, answer.openai_finish_reason)
             if include_usage:
                 yield frame(shape.chunk(completion_id, created, answer.model, usage=answer.usage()))
@@ -148,6 +147,17 @@ def _sse(run, answer, deltas, early, body, settings):
         yield DONE
     finally:
         _close(run, answer)
+
+
+def _final_deltas(answer):
+    """Yield what is known only once the CLI accepted it: a JSON answer, or the tool calls."""
+    if answer.plan and answer.plan.kind == "json":
+        yield {"content": answer.content}
+    for index, call in enumerate(answer.tool_calls):
+        function = call["function"]
+        yield {"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                               "function": {"name": function["name"], "arguments": ""}}]}
+        yield {"tool_calls": [{"index": index, "function": {"arguments": function["arguments"]}}]}
 
 
 def watch_client(environ):

@@ -29,9 +29,6 @@ BASE_FLAGS = (
     "--setting-sources", "",
     "--disable-slash-commands",
     "--no-session-persistence",
-    # One model turn: a tool call the model makes is not answered by the CLI calling the model
-    # again. Not listed by --help, but accepted (see the tool_call recording).
-    "--max-turns", "1",
 )
 
 # Variables the CLI may need to find its login, its network and its locale. Everything else in the
@@ -68,6 +65,9 @@ class CliInput:
     history: tuple = ()  # transcript records, written to a .jsonl file given to --resume
     effort: str | None = None
     max_output_tokens: int | None = None
+    input_blocks: tuple | None = None  # the prompt as content blocks (images): sent as stream-json
+    json_schema: str | None = None  # the StructuredOutput tool's input schema, as JSON text
+    max_turns: int = 1
 
 
 def build_command(settings, cli_input, workdir):
@@ -83,12 +83,28 @@ def build_command(settings, cli_input, workdir):
         argv += ["--resume", os.path.join(workdir, "history.jsonl")]
     if cli_input.effort:
         argv += ["--effort", cli_input.effort]
+    # Model turns: with 1, a tool call the model makes is not answered by the CLI calling the model
+    # again; more let the CLI ask again for structured output that did not match its schema.
+    # Not listed by --help, but accepted (see the tool_call recording).
+    argv += ["--max-turns", str(cli_input.max_turns)]
+    if cli_input.json_schema:
+        argv += ["--json-schema", cli_input.json_schema]  # JSON text: starts with "{", never an option
+    if cli_input.input_blocks:
+        argv += ["--input-format", "stream-json"]
     env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
     env.update(FIXED_ENV)
     env["CLAUDE_CODE_MAX_RETRIES"] = str(settings.max_retries)
     if cli_input.max_output_tokens:
         env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(cli_input.max_output_tokens)
     return argv, env, files
+
+
+def stdin_bytes(cli_input):
+    """Return what the CLI reads on stdin: the prompt text, or one stream-json user message."""
+    if cli_input.input_blocks:
+        message = {"type": "user", "message": {"role": "user", "content": list(cli_input.input_blocks)}}
+        return (json.dumps(message, ensure_ascii=False) + "\n").encode("utf-8")
+    return cli_input.prompt.encode("utf-8")
 
 
 class CliRun:
@@ -119,7 +135,7 @@ class CliRun:
         # Only a group this process created is ever signalled as a group.
         self.group = self.proc.pid if _is_own_child(self.proc.pid) else None
         self._threads = [
-            threading.Thread(target=self._feed_stdin, args=(cli_input.prompt.encode("utf-8"),), daemon=True),
+            threading.Thread(target=self._feed_stdin, args=(stdin_bytes(cli_input),), daemon=True),
             threading.Thread(target=self._read_stdout, daemon=True),
             threading.Thread(target=self._read_stderr, daemon=True),
         ]

@@ -59,6 +59,10 @@ class UpstreamError(ProxyError):
     status, type, code = 502, "server_error", "upstream_error"
 
 
+class InvalidModelOutput(ProxyError):
+    status, type, code = 502, "server_error", "invalid_model_output"
+
+
 class CliNotLoggedIn(ProxyError):
     status, type, code = 503, "server_error", "cli_not_logged_in"
 

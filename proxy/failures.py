@@ -14,6 +14,7 @@ from . import errors
 
 GATEWAY_ADDRESS = re.compile(
     r"\s*\(?(?:https?://)?(?:\[[0-9a-fA-F:]+\]|\b[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*):\d{2,5}\b/?\S*?\)?(?=[\s.,;)]|$)")
+STRUCTURED_FAILURES = ("error_max_turns", "error_max_structured_output_retries")
 LOGIN_HINT = ("On the proxy's host, run `claude login` (or `claude setup-token`) as the user the proxy runs as, "
               "or give the proxy's environment a valid ANTHROPIC_API_KEY.")
 
@@ -28,6 +29,8 @@ class Outcome:
     stderr: str = ""
     other_output: list = dataclasses.field(default_factory=list)
     model: str = ""
+    output_error: str | None = None  # why the CLI refused the model's structured output
+    plan: object = None  # the tools.Plan of a run that asked for structured output
 
     @property
     def status(self):
@@ -71,6 +74,13 @@ RULES = [
          f"The Claude CLI exited with status {o.returncode} without an answer"
          + (f": {clean(o.stderr.strip().splitlines()[-1])[:300]}" if o.stderr.strip() else ".")
          + " Check the proxy's log and that CLAUDE_PATH names a supported Claude Code CLI.")),
+    (lambda o: o.plan is not None and o.result is not None and (
+        o.result.get("subtype") in STRUCTURED_FAILURES or not o.result.get("is_error")),
+     lambda o: errors.InvalidModelOutput(
+         f"The model did not give a valid {'function call' if o.plan.kind == 'tools' else 'JSON answer'} "
+         f"in {o.plan.max_turns} attempt(s)"
+         + (f"; the last was refused with: {clean(o.output_error)[:500]}" if o.output_error else
+            " (it answered in text)") + ". Retry the request.")),
     (lambda o: o.terminal_reason == "prompt_too_long",
      lambda o: errors.ContextLengthExceeded(
          f"The conversation is too long for the model's context window: {o.detail}", param="messages")),

@@ -1,12 +1,16 @@
 """Turn an OpenAI chat request into what one CLI run is asked (pure: data in, data out).
 
 The conversation reaches the model as real turns: everything before the final user turn becomes a
-transcript given to `--resume`, and the final user turn is the prompt on stdin.
+transcript given to `--resume`, and the final user turn is the prompt on stdin (as text, or as a
+stream-json user message when it holds images).
 """
 from __future__ import annotations
 
 import datetime
+import json
+import re
 
+from . import tools
 from .cli import CliInput
 from .errors import InvalidRequest
 
@@ -14,32 +18,58 @@ from .errors import InvalidRequest
 EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high",
            "xhigh": "xhigh", "max": "max"}
 TRANSCRIPT_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+DATA_URL = re.compile(r"^data:(image/(?:png|jpeg|gif|webp));base64,([A-Za-z0-9+/=\s]+)$", re.DOTALL)
+# When a conversation ends with function results there is no user text to put on stdin; the CLI
+# needs some, and puts "No response requested." between the results and it.
+AFTER_RESULTS = "The function results are above. Continue."
+MAX_SCHEMA_BYTES = 120_000  # an argv element stops at 131,072 bytes
 
 
 def to_cli_input(body, settings):
-    """Return the CliInput for a validated chat request, or raise InvalidRequest."""
+    """Return (CliInput, tools.Plan or None) for a validated chat request, or raise InvalidRequest."""
     refuse_unsupported(body)
-    last = len(body["messages"]) - 1
-    if body["messages"][last]["role"] == "user" and not text_of(body["messages"][last].get("content"), last).strip():
-        raise InvalidRequest("The last user message has no text.", param=f"messages[{last}].content")
-    system, turns = split_messages(body["messages"])
+    plan = tools.plan(body)
+    structured = plan is not None and plan.kind == "tools" and plan.schema is not None
+    system, turns = split_messages(body["messages"], structured)
     if not turns or turns[-1][0] != "user":
         raise InvalidRequest(
             "The last message must be a user or tool message: the model answers the conversation's final "
             "user turn.", param="messages")
-    prompt = "\n\n".join(turns[-1][1])
-    history = tuple(transcript(turns[:-1]))
+    if any(b["type"] == "tool_result" for b in turns[-1][1]):
+        history, prompt_blocks = turns, [{"type": "text", "text": AFTER_RESULTS}]
+    else:
+        history, prompt_blocks = turns[:-1], turns[-1][1]
     if settings.history == "flatten" and history:
-        prompt, history = flatten(turns[:-1], prompt), ()
+        text = flatten(history, _text(prompt_blocks))
+        prompt_blocks, history = [_text_block(text)] + [b for b in prompt_blocks if b["type"] != "text"], []
+    texts = [b["text"] for b in prompt_blocks if b["type"] == "text"]
+    if plan and plan.system:
+        system.append(plan.system)
     effort = body.get("reasoning_effort")
-    return CliInput(
-        prompt=prompt,
+    cli_input = CliInput(
+        prompt="\n\n".join(texts),
         model=body["model"],
         system_prompt="\n\n".join(system) or None,
-        history=history,
+        history=tuple(transcript(history)),
         effort=EFFORTS[effort] if effort else settings.effort,
         max_output_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
+        input_blocks=tuple(prompt_blocks) if len(texts) != len(prompt_blocks) else None,
+        json_schema=_schema_argument(plan),
+        max_turns=plan.max_turns if plan else 1,
     )
+    return cli_input, plan
+
+
+def _schema_argument(plan):
+    """Return the --json-schema value: the CLI takes it only inline, on argv, bounded at 128 KiB."""
+    if not plan or not plan.schema:
+        return None
+    text = json.dumps(plan.schema, ensure_ascii=False)
+    if len(text.encode()) > MAX_SCHEMA_BYTES:
+        raise InvalidRequest(f"The tools' parameter schemas (or the response_format schema) take {len(text.encode())} "
+                             f"bytes; the Claude CLI accepts at most {MAX_SCHEMA_BYTES}.",
+                             param="tools" if plan.kind == "tools" else "response_format")
+    return text
 
 
 def refuse_unsupported(body):
@@ -50,87 +80,138 @@ def refuse_unsupported(body):
         raise InvalidRequest("logprobs are not available through the Claude CLI.", param="logprobs")
     if "audio" in (body.get("modalities") or []) or body.get("audio"):
         raise InvalidRequest("Audio output is not supported; ask for text.", param="modalities")
-    if body.get("tools") or body.get("functions"):
-        raise InvalidRequest("Tool calling is not supported by this version of the proxy.", param="tools")
-    if (body.get("response_format") or {}).get("type", "text") != "text":
-        raise InvalidRequest("Only response_format {\"type\": \"text\"} is supported by this version of the proxy.",
-                             param="response_format")
+    last = len(body["messages"]) - 1
+    message = body["messages"][last]
+    blocks = blocks_of(message.get("content"), last) if message["role"] == "user" else []
+    if message["role"] == "user" and not _text(blocks).strip() and not any(b["type"] == "image" for b in blocks):
+        raise InvalidRequest("The last user message has no text.", param=f"messages[{last}].content")
 
 
-def split_messages(messages):
-    """Return (system texts, [(role, [text, ...]), ...]) with neighbouring same-role turns merged."""
-    system, turns = [], []
+def split_messages(messages, structured=False):
+    """Return (system texts, [(role, [block, ...]), ...]) with neighbouring same-role turns merged.
+
+    With structured, earlier tool calls and results become StructuredOutput tool_use and
+    tool_result blocks; without, the Messages API would refuse such blocks (no tools are
+    defined), so they reach the model as text.
+    """
+    system, turns, pending = [], [], None  # pending: [tool_use id, results] of the last assistant's calls
     for index, message in enumerate(messages):
         role = message["role"]
         if role in ("system", "developer"):
-            system.append(text_of(message.get("content"), index))
+            system.append("\n".join(b["text"] for b in blocks_of(message.get("content"), index)))
             continue
-        texts = [t for t in _turn_texts(message, index) if t.strip()]
-        if not texts:
+        if role in ("tool", "function") and structured and pending:
+            pending[1].append({"name": _name_of(message, messages[:index]),
+                               "content": _text(blocks_of(message.get("content"), index))})
             continue
-        speaker = "assistant" if role == "assistant" else "user"
-        if turns and turns[-1][0] == speaker:
-            turns[-1][1].extend(texts)
+        if pending:
+            _add(turns, "user", [tools.result_block(pending[1], pending[0])])
+            pending = None
+        if role == "assistant":
+            blocks = blocks_of(message.get("content"), index)
+            calls = message.get("tool_calls") or ([{"function": message["function_call"]}]
+                                                  if message.get("function_call") else [])
+            if calls and structured:
+                ident = f"toolu_history_{index:05d}"
+                blocks.append(tools.call_block(calls, ident))
+                pending = [ident, []]
+            else:
+                blocks += [_text_block(_call_text(call)) for call in calls]
+            _add(turns, "assistant", blocks)
+        elif role in ("tool", "function"):
+            ident = message.get("tool_call_id") or message.get("name") or "call"
+            _add(turns, "user", [_text_block(f"[Result of tool call {ident}]\n"
+                                             + _text(blocks_of(message.get("content"), index)))])
         else:
-            turns.append((speaker, texts))
+            _add(turns, "user", blocks_of(message.get("content"), index))
+    if pending:
+        _add(turns, "user", [tools.result_block(pending[1], pending[0])])
     return system, turns
 
 
-def _turn_texts(message, index):
-    role = message["role"]
-    if role == "user":
-        return [text_of(message.get("content"), index)]
-    if role in ("tool", "function"):
-        # No tools are offered to the model in this run, and the Messages API refuses tool_result
-        # blocks without tools, so a tool's result reaches the model as text in a user turn.
-        ident = message.get("tool_call_id") or message.get("name") or "call"
-        return [f"[Result of tool call {ident}]\n{text_of(message.get('content'), index)}"]
-    texts = [text_of(message.get("content"), index)]
-    for call in message.get("tool_calls") or []:
-        function = call.get("function") or call.get("custom") or {}
-        arguments = function.get("arguments", function.get("input", ""))
-        texts.append(f"[Called tool {function.get('name')} (id {call.get('id')}) with arguments {arguments}]")
-    if message.get("function_call"):
-        call = message["function_call"]
-        texts.append(f"[Called function {call.get('name')} with arguments {call.get('arguments')}]")
-    return texts
+def _add(turns, role, blocks):
+    blocks = [b for b in blocks if b["type"] != "text" or b["text"].strip()]
+    if not blocks:
+        return
+    if turns and turns[-1][0] == role:
+        turns[-1][1].extend(blocks)
+    else:
+        turns.append((role, blocks))
 
 
-def text_of(content, index):
-    """Return the text of a message's content: a string, null, or a list of content parts."""
+def _name_of(message, earlier):
+    """Return the function a tool message answers, found by its tool_call_id."""
+    if message["role"] == "function":
+        return message.get("name")
+    for previous in reversed(earlier):
+        for call in previous.get("tool_calls") or ():
+            if call.get("id") == message.get("tool_call_id"):
+                return (call.get("function") or {}).get("name")
+    return message.get("name")
+
+
+def _call_text(call):
+    function = call.get("function") or call.get("custom") or {}
+    arguments = function.get("arguments", function.get("input", ""))
+    ident = f" (id {call['id']})" if call.get("id") else ""
+    return f"[Called tool {function.get('name')}{ident} with arguments {arguments}]"
+
+
+def _text_block(text):
+    return {"type": "text", "text": text}
+
+
+def _text(blocks):
+    return "\n".join(b["text"] for b in blocks if b["type"] == "text")
+
+
+def blocks_of(content, index):
+    """Return a message's content (a string, null, or a list of parts) as Messages API blocks."""
     if content is None:
-        return ""
+        return []
     if isinstance(content, str):
-        return content
-    texts = []
+        return [_text_block(content)]
+    blocks = []
     for number, part in enumerate(content):
-        if part.get("type") in ("text", "input_text", "output_text"):
-            texts.append(part.get("text", ""))
-        elif part.get("type") == "refusal":
-            texts.append(part.get("refusal", ""))
+        kind = part.get("type")
+        if kind in ("text", "input_text", "output_text"):
+            blocks.append(_text_block(part.get("text", "")))
+        elif kind == "refusal":
+            blocks.append(_text_block(part.get("refusal", "")))
+        elif kind == "image_url":
+            blocks.append(_image_block(part["image_url"]["url"], f"messages[{index}].content[{number}]"))
         else:
-            raise InvalidRequest(f"Content parts of type {part.get('type')!r} are not supported; send text.",
+            raise InvalidRequest(f"Content parts of type {kind!r} are not supported; send text or images.",
                                  param=f"messages[{index}].content[{number}]")
-    return "\n".join(texts)
+    return blocks
+
+
+def _image_block(url, param):
+    match = DATA_URL.match(url)
+    if match:
+        return {"type": "image", "source": {"type": "base64", "media_type": match.group(1),
+                                            "data": re.sub(r"\s", "", match.group(2))}}
+    if url.startswith(("http://", "https://")):
+        raise InvalidRequest("Remote image URLs are not fetched by this proxy; send the image inline as a "
+                             "base64 data: URL (data:image/png;base64,...).", param=param)
+    raise InvalidRequest("An image_url must be a base64 data: URL of a PNG, JPEG, GIF or WebP image.", param=param)
 
 
 def transcript(turns):
-    """Return transcript records for --resume: chained uuids, a timestamp each, text blocks."""
+    """Return transcript records for --resume: chained uuids, a timestamp each."""
     records, parent = [], None
-    for number, (role, texts) in enumerate(turns):
+    for number, (role, blocks) in enumerate(turns):
         uuid = f"turn-{number:05d}"
-        records.append({
-            "type": role, "uuid": uuid, "parentUuid": parent,
-            "timestamp": _timestamp(number),
-            "message": {"role": role, "content": [{"type": "text", "text": t} for t in texts]},
-        })
+        records.append({"type": role, "uuid": uuid, "parentUuid": parent, "timestamp": _timestamp(number),
+                        "message": {"role": role, "content": list(blocks)}})
         parent = uuid
     return records
 
 
 def flatten(turns, prompt):
     """Return the history written into the prompt: the fallback when --resume cannot be used."""
-    lines = [f"[{role}]: " + "\n\n".join(texts) for role, texts in turns]
+    lines = [f"[{role}]: " + "\n\n".join(b["text"] if b["type"] == "text" else json.dumps(b) for b in blocks)
+             for role, blocks in turns]
     return "<conversation_so_far>\n" + "\n\n".join(lines) + "\n</conversation_so_far>\n\n" + prompt
 
 

@@ -6,7 +6,7 @@ from proxy.messages import to_cli_input
 
 
 def ask(settings, messages, **fields):
-    return to_cli_input({"model": "haiku", "messages": messages, **fields}, settings)
+    return to_cli_input({"model": "haiku", "messages": messages, **fields}, settings)[0]
 
 
 def test_system_and_developer_messages_become_the_system_prompt(settings):
@@ -32,7 +32,7 @@ def test_history_reaches_the_transcript_in_order_with_roles(settings):
     assert [(r["type"], r["message"]["content"]) for r in got.history] == [
         ("user", [{"type": "text", "text": "Hi, I'm Bob."}]),
         ("assistant", [{"type": "text", "text": "Hello Bob!"}]),
-        ("user", [{"type": "text", "text": "I like\ntea."}]),
+        ("user", [{"type": "text", "text": "I like"}, {"type": "text", "text": "tea."}]),
         ("assistant", [{"type": "text", "text": "Noted."}]),
     ]
     assert [r["parentUuid"] for r in got.history] == [None] + [r["uuid"] for r in got.history[:-1]]
@@ -66,7 +66,11 @@ def test_tool_calls_and_results_reach_the_model_as_text(settings):
     ([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}], "messages"),
     ([{"role": "system", "content": "Be terse."}], "messages"),
     ([{"role": "user", "content": "  \n "}], "messages[0].content"),
-    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}]}],
+    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}],
+     "messages[0].content[0]"),
+    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:text/html;base64,AA=="}}]}],
+     "messages[0].content[0]"),
+    ([{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AA==", "format": "wav"}}]}],
      "messages[0].content[0]"),
 ])
 def test_conversations_without_a_final_user_text_are_refused(settings, messages, param):
@@ -79,8 +83,13 @@ def test_conversations_without_a_final_user_text_are_refused(settings, messages,
     ({"n": 2}, "n"),
     ({"logprobs": True}, "logprobs"),
     ({"modalities": ["text", "audio"]}, "modalities"),
-    ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-    ({"response_format": {"type": "json_object"}}, "response_format"),
+    ({"tools": [{"type": "custom", "custom": {"name": "f"}}]}, "tools[0]"),
+    ({"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {
+        "type": "function", "function": {"name": "g"}}}, "tool_choice"),
+    ({"tools": [{"type": "function", "function": {"name": "f"}}], "response_format": {"type": "json_object"}},
+     "response_format"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "big", "schema": {
+        "type": "object", "description": "x" * 130_000}}}}, "response_format"),
 ])
 def test_fields_the_cli_cannot_honour_are_refused(settings, fields, param):
     with pytest.raises(InvalidRequest) as caught:
@@ -114,7 +123,7 @@ def test_max_completion_tokens_wins_over_max_tokens(settings):
 
 def test_model_passes_through(settings):
     assert to_cli_input({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}]},
-                        settings).model == "claude-sonnet-4-5"
+                        settings)[0].model == "claude-sonnet-4-5"
 
 
 def test_flatten_mode_writes_the_history_into_the_prompt(settings):
