@@ -3,9 +3,20 @@ import json
 
 import pytest
 
-from contract_tests.support import ROOT, Server
+from contract_tests.support import FIXTURES, ROOT, VERSION, Server
 
 REFERENCE = ROOT / "contract_tests" / "reference" / "openai_chat_schemas.json"
+
+
+def pytest_report_header():
+    return f"contract tests replay the recordings of Claude CLI {VERSION} ({FIXTURES.relative_to(ROOT)})"
+
+
+def pytest_configure(config):
+    if not FIXTURES.is_dir():
+        recorded = sorted(p.name[4:] for p in FIXTURES.parent.glob("cli-*"))
+        raise pytest.UsageError(f"CLI_FIXTURES_VERSION={VERSION}: there are no recordings in {FIXTURES}; "
+                                f"recorded versions: {', '.join(recorded)} (record one with tox -e cli -- {VERSION})")
 
 
 @pytest.fixture(scope="session")

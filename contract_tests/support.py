@@ -15,6 +15,7 @@ from harness.fake_cli import make_fake_cli
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VERSION = os.environ.get("CLI_FIXTURES_VERSION") or (ROOT / "fixtures" / "PINNED").read_text().strip()
 FIXTURES = ROOT / "fixtures" / f"cli-{VERSION}"
+CLI_VERSION = os.environ.get("CLI_VERSION") or VERSION  # the real CLI the integration tests install and run
 
 
 def fake_cli_processes(server):

@@ -175,3 +175,39 @@ def test_stream_failing_after_the_start_ends_with_an_error_frame(server):
     assert events[-1] == "[DONE]"
     SPEC.schema_validator("StreamErrorEvent").validate(events[-2])
     assert events[-2]["error"]["code"] == "overloaded"
+
+
+# --- tools and structured output -------------------------------------------------------------------
+
+def scenario(name):
+    from harness.record_scenarios import SCENARIOS
+    return next(s.request for s in SCENARIOS if s.name == name)
+
+
+@pytest.mark.parametrize("name, finish", [("tools_call", "tool_calls"), ("tools_parallel", "tool_calls"),
+                                          ("tools_named", "tool_calls"), ("tools_required_retry", "tool_calls"),
+                                          ("tools_text", "stop"), ("tools_round_trip", "stop"),
+                                          ("json_schema", "stop"), ("json_object", "stop"), ("image", "stop")])
+def test_structured_answers_match_both_schemas(server, official, name, finish):
+    response = requests.post(server.url + "/v1/chat/completions", json=scenario(name), timeout=30)
+    body = check("createChatCompletion", response, official, "CreateChatCompletionResponse")
+    assert body["choices"][0]["finish_reason"] == finish
+
+
+@pytest.mark.parametrize("name", ["tools_parallel", "json_schema"])
+def test_structured_streams_match_both_schemas(server, official, name):
+    response = requests.post(server.url + "/v1/chat/completions", json=scenario(name) | {"stream": True},
+                             stream=True, timeout=30)
+    events = frames(response)
+    assert events[-1] == "[DONE]"
+    for event in events[:-1]:
+        SPEC.schema_validator("CreateChatCompletionStreamResponse").validate(event)
+        official("CreateChatCompletionStreamResponse").validate(event)
+
+
+def test_an_image_reaches_the_cli_as_a_stream_json_message(server):
+    requests.post(server.url + "/v1/chat/completions", json=scenario("image"), timeout=30)
+    call = server.calls()[-1]
+    assert call["argv"][call["argv"].index("--input-format") + 1] == "stream-json"
+    message = json.loads(call["stdin"])
+    assert [b["type"] for b in message["message"]["content"]] == ["text", "image"]

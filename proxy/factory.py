@@ -9,7 +9,7 @@ import uuid
 from flask import Flask, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import chat, cli, errors, models
+from . import chat, cli, errors, models, versions
 from .config import Settings
 from .http import error_response
 from .spec import Spec
@@ -34,6 +34,7 @@ def create_app(settings=None):
     app.extensions["cli_version"] = cli.cli_version(settings)
     if app.extensions["cli_version"] is None:
         log.warning("The Claude CLI at CLAUDE_PATH=%r cannot be run; /health reports it.", settings.claude_path)
+    versions.check(app.extensions["cli_version"])
     for operation_id, (method, path) in spec.operations.items():
         rule = re.sub(r"\{(\w+)\}", r"<\1>", path)
         app.add_url_rule(rule, endpoint=operation_id, view_func=VIEWS[operation_id], methods=[method.upper()],

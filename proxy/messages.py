@@ -19,8 +19,8 @@ EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "h
            "xhigh": "xhigh", "max": "max"}
 TRANSCRIPT_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 DATA_URL = re.compile(r"^data:(image/(?:png|jpeg|gif|webp));base64,([A-Za-z0-9+/=\s]+)$", re.DOTALL)
-# When a conversation ends with function results there is no user text to put on stdin; the CLI
-# needs some, and puts "No response requested." between the results and it.
+# Function results at the end of a conversation stay in the transcript; the CLI needs a prompt
+# after them (and puts "No response requested." before it): the user's text, or this.
 AFTER_RESULTS = "The function results are above. Continue."
 MAX_SCHEMA_BYTES = 120_000  # an argv element stops at 131,072 bytes
 
@@ -35,10 +35,10 @@ def to_cli_input(body, settings):
         raise InvalidRequest(
             "The last message must be a user or tool message: the model answers the conversation's final "
             "user turn.", param="messages")
-    if any(b["type"] == "tool_result" for b in turns[-1][1]):
-        history, prompt_blocks = turns, [{"type": "text", "text": AFTER_RESULTS}]
-    else:
-        history, prompt_blocks = turns[:-1], turns[-1][1]
+    results = [b for b in turns[-1][1] if b["type"] == "tool_result"]
+    prompt_blocks = [b for b in turns[-1][1] if b["type"] != "tool_result"]
+    history = turns[:-1] + ([("user", results)] if results else [])
+    prompt_blocks = prompt_blocks or [_text_block(AFTER_RESULTS)]
     if settings.history == "flatten" and history:
         text = flatten(history, _text(prompt_blocks))
         prompt_blocks, history = [_text_block(text)] + [b for b in prompt_blocks if b["type"] != "text"], []

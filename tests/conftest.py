@@ -4,9 +4,15 @@ import threading
 
 import pytest
 
+from contract_tests.support import CLI_VERSION
 from proxy import create_app
 from proxy.config import Settings
 from tests.support import CLAUDE, OFFICIAL, PINNED, recording
+
+
+def pytest_report_header():
+    return [f"unit tests replay the recordings of Claude CLI {PINNED} (fixtures/PINNED)",
+            f"integration tests run Claude CLI {CLI_VERSION}"]
 
 
 @pytest.fixture

@@ -1,18 +1,13 @@
-"""Integration fixtures: the real pinned CLI (installed from npm) behind gunicorn, against the stub."""
-import os
+"""Integration fixtures: the real CLI (the pinned one, or CLI_VERSION) behind gunicorn, against the stub.
 
+The pytest header naming that version comes from tests/conftest.py: pytest asks only the conftest
+files it loads at startup, and `pytest tests` loads this one later.
+"""
 import pytest
 
-from contract_tests.support import VERSION, Server
+from contract_tests.support import CLI_VERSION, Server
 from harness.install_cli import ensure_cli
 from harness.stub_upstream import StubUpstream
-
-CLI_VERSION = os.environ.get("CLI_VERSION") or VERSION
-
-
-def pytest_report_header():
-    return f"integration tests run Claude CLI {CLI_VERSION}"
-
 
 @pytest.fixture(scope="session")
 def claude():
