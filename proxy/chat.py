@@ -16,7 +16,7 @@ import time
 from flask import current_app, request
 
 from . import answer as shape
-from . import cli, errors, failures, messages
+from . import cli, errors, failures, images, messages
 from .http import json_response
 
 log = logging.getLogger("proxy")
@@ -37,6 +37,7 @@ def create_chat_completion():
         raise errors.InvalidRequest(
             "The request body must be a JSON object (see the API reference for /v1/chat/completions).")
     current_app.extensions["spec"].validate_request("createChatCompletion", body)
+    images.inline_remote_images(body, settings)
     cli_input, plan = messages.to_cli_input(body, settings)
     answer = shape.Answer(cli_input.model, body.get("stop"), plan)
     client_gone = watch_client(request.environ)

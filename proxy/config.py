@@ -26,6 +26,9 @@ class Settings:
     history: str = "transcript"
     keepalive: float = 15.0
     reasoning: bool = False
+    image_fetch: bool = False
+    image_max_bytes: int = 5_000_000
+    image_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, environ=None):
@@ -43,6 +46,9 @@ class Settings:
             history=_choice(env, "CLAUDE_HISTORY", HISTORY_MODES) or cls.history,
             keepalive=_number(env, "SSE_KEEPALIVE", float, cls.keepalive, 0.1, 3600),
             reasoning=_choice(env, "CLAUDE_REASONING_CONTENT", ("0", "1")) == "1",
+            image_fetch=_choice(env, "CLAUDE_IMAGE_FETCH", ("0", "1")) == "1",
+            image_max_bytes=_number(env, "CLAUDE_IMAGE_MAX_BYTES", int, cls.image_max_bytes, 1, 100_000_000),
+            image_timeout=_number(env, "CLAUDE_IMAGE_TIMEOUT", float, cls.image_timeout, 0.1, 300),
         )
         return settings
 
