@@ -120,6 +120,9 @@ TOOL_SCENARIOS = (
     _json("json_schema_retry", "response_format json_schema: the first answer does not match, the CLI asks "
                                "again, the second does.",
           {"type": "json_schema", "json_schema": {"name": "city", "schema": CITY}}),
+    _json("json_text_first", "response_format json_schema: the model first answers in text, the CLI insists, "
+                             "the model then answers through StructuredOutput.",
+          {"type": "json_schema", "json_schema": {"name": "city", "schema": CITY}}),
     _json("json_invalid", "response_format json_schema: no answer matches within --max-turns 3.",
           {"type": "json_schema", "json_schema": {"name": "city", "schema": CITY}}),
     _json("json_object", "response_format json_object.", {"type": "json_object"}),

@@ -71,6 +71,7 @@ SCENARIOS = {
     "json_schema": structured,
     "json_object": structured,
     "json_schema_retry": lambda body: structured(body, "invalid_first"),
+    "json_text_first": lambda body: structured(body, "text_first"),
     "json_invalid": lambda body: structured(body, "invalid"),
 }
 MARKER = re.compile(r"\[stub:([a-z_]+)\]")

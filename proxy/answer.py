@@ -159,6 +159,8 @@ class Answer:
                 self.output_error = content if isinstance(content, str) else json.dumps(content)
 
     def _add_text(self, text):
+        if self.plan and self.plan.kind == "json":
+            return []  # a JSON answer's content is the accepted JSON alone, not text around it
         forward = self.stopper.feed(text)
         if self.stopper.hit:
             self.finish_reason = "stop"

@@ -242,3 +242,14 @@ def test_invalid_output_is_a_502(client, replay, check):
     response = client.post("/v1/chat/completions", json=scenario_request("json_invalid"))
     body = check("createChatCompletion", 502, response.get_json(), "ErrorResponse")
     assert body["error"]["code"] == "invalid_model_output"
+
+
+def test_text_around_a_json_answer_is_left_out(client, replay):
+    replay("json_text_first")
+    body = client.post("/v1/chat/completions", json=scenario_request("json_text_first")).get_json()
+    assert json.loads(body["choices"][0]["message"]["content"]) == {"city": "Paris", "population": 1}
+    replay("json_text_first")
+    frames = sse_events(client.post("/v1/chat/completions", json=scenario_request("json_text_first") | {
+        "stream": True}).get_data())
+    text = "".join(f["choices"][0]["delta"].get("content") or "" for f in frames[:-1])
+    assert json.loads(text) == {"city": "Paris", "population": 1}
