@@ -80,3 +80,26 @@ def test_a_silent_stream_gets_keep_alive_comments(short_server):
     comments = [b for b in blocks if b.startswith(":")]
     assert comments and all(c == ": keep-alive" for c in comments)
     assert len(comments) >= 2  # about one a second over the 3 s before the deadline
+
+
+def test_streams_are_served_side_by_side(server):
+    # Four slow streams at once: each has its first chunk before any of them has finished,
+    # so no stream waited for another (gunicorn's threaded worker).
+    import threading
+
+    firsts, ends = [], []
+
+    def one():
+        connection = open_request(server, "Count [stub:slow]", stream=True)
+        response = connection.getresponse()
+        response.read1(65536)
+        firsts.append(time.monotonic())
+        response.read()
+        ends.append(time.monotonic())
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(ends) == 4 and max(firsts) < min(ends)
