@@ -68,6 +68,7 @@ class Answer:
         self.tool_called = False  # the model called a tool the CLI would answer itself
         self.output_error = None  # why the CLI last refused the model's structured output
         self.tool_calls = []
+        self.abandoned = False  # the CLI withdrew text it had streamed (a broken stream)
 
     @property
     def ends_run(self):
@@ -82,7 +83,7 @@ class Answer:
     def succeeded(self):
         """True when the run gave an answer: a successful result, or (tool_choice "auto") a text answer
         that the CLI then found missing its structured output."""
-        if self.result is None:
+        if self.result is None or self.abandoned:
             return False
         if not self.result.get("is_error"):
             return self.plan is None or self.result.get("structured_output") is not None
@@ -120,6 +121,8 @@ class Answer:
             self._read_tool_results(event)
         if kind == "system" and event.get("subtype") == "init" and not self.started:
             self.model = event.get("model") or self.model
+        if kind == "stream_event" and event.get("abandoned_blocks"):
+            self.abandoned = True  # what was streamed is not the answer; a retry would replace it
         if kind != "stream_event" or self.turn_over or self.complete:
             return []
         return self._read_stream_event(event.get("event") or {})

@@ -87,7 +87,7 @@ def _check(run, answer):
     returncode = run.wait()
     raise failures.classify(failures.Outcome(
         answer.result, answer.error_category, returncode, run.stderr, run.other_output, answer.model,
-        answer.output_error, answer.plan))
+        answer.output_error, answer.plan, answer.abandoned))
 
 
 def _start_stream(run, answer, body, client_gone, settings):

@@ -31,6 +31,7 @@ class Outcome:
     model: str = ""
     output_error: str | None = None  # why the CLI refused the model's structured output
     plan: object = None  # the tools.Plan of a run that asked for structured output
+    abandoned: bool = False  # the CLI withdrew text it had already streamed
 
     @property
     def status(self):
@@ -74,6 +75,10 @@ RULES = [
          f"The Claude CLI exited with status {o.returncode} without an answer"
          + (f": {clean(o.stderr.strip().splitlines()[-1])[:300]}" if o.stderr.strip() else ".")
          + " Check the proxy's log and that CLAUDE_PATH names a supported Claude Code CLI.")),
+    (lambda o: o.abandoned and not o.result.get("is_error"),
+     lambda o: errors.UpstreamError(
+         "The model's streamed answer broke off and the Claude CLI replaced it; the part already sent "
+         "cannot be withdrawn, so the request failed. Retry it.")),
     (lambda o: o.plan is not None and o.result is not None and (
         o.result.get("subtype") in STRUCTURED_FAILURES or not o.result.get("is_error")),
      lambda o: errors.InvalidModelOutput(

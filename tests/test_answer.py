@@ -90,3 +90,15 @@ def test_completion_and_chunks_have_the_openai_shape(check):
     assert body["choices"][0]["message"] == {"role": "assistant", "content": answer.content, "refusal": None}
     usage_chunk = chunk("chatcmpl-1", 7, "m", usage=answer.usage())
     assert usage_chunk["choices"] == [] and usage_chunk["usage"]["total_tokens"] > 0
+
+
+def test_withdrawn_text_fails_the_answer_even_if_a_retry_succeeds():
+    # The proxy disables the CLI's non-streamed retry; if one happened anyway, the text already
+    # streamed would not be the answer, so the run must not count as a success.
+    answer, _ = read_all("stream_error")
+    assert answer.abandoned and not answer.succeeded
+    answer.result = dict(answer.result, is_error=False)
+    assert not answer.succeeded
+    from proxy.failures import Outcome, classify
+    error = classify(Outcome(answer.result, None, 0, "", [], "haiku", abandoned=True))
+    assert (error.status, error.code) == (502, "upstream_error") and "broke off" in error.message
