@@ -1,0 +1,98 @@
+"""Check a Claude CLI version before upgrading to it: record it, diff it, and run the suites on it.
+
+Usage: python -m harness.upgrade VERSION [--force] [--against PINNED] [--no-tests]
+       (or: tox -e cli -- VERSION, or: claude-proxy-upgrade-check VERSION)
+
+Installs @anthropic-ai/claude-code@VERSION into .cache/, records every scenario into
+fixtures/cli-VERSION/ (the pinned version's only with --force), writes the structural diff against
+the pinned version to fixtures/diff-PINNED-VERSION.md, then runs the contract tests over the new
+recordings and the integration tests against the new CLI. Exits 0 only if all of it passed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from harness import diff, record
+from harness.install_cli import REPO, InstallError, ensure_cli, installed_version
+from harness.signature import load
+
+FIXTURES = os.path.join(REPO, "fixtures")
+
+
+def pinned():
+    """Return the version named by fixtures/PINNED."""
+    with open(os.path.join(FIXTURES, "PINNED"), encoding="utf-8") as f:
+        return f.read().strip()
+
+
+def record_version(claude, version):
+    """Record every scenario for version into a scratch directory, then swap it in whole; return 0 if done."""
+    scratch = tempfile.mkdtemp(prefix=f".cli-{version}-", dir=FIXTURES)
+    try:
+        if record.main(["--claude", claude, "--out", scratch]) != 0:
+            return 1
+        target = os.path.join(FIXTURES, f"cli-{version}")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(os.path.join(scratch, f"cli-{version}"), target)
+        return 0
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def write_diff(old, new):
+    """Write fixtures/diff-OLD-NEW.md, print it, and return whether nothing breaks."""
+    before, after = load(FIXTURES, old), load(FIXTURES, new)
+    changes = diff.compare(before, after)
+    text = diff.report(old, new, changes, set(before) | set(after))
+    path = os.path.join(FIXTURES, f"diff-{old}-{new}.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(text, f"(written to {os.path.relpath(path, REPO)})", sep="\n")
+    return not any(c.breaks for c in changes)
+
+
+def run_suite(title, args, **env):
+    """Run pytest with extra environment; return whether it passed."""
+    print(f"\n== {title}: {' '.join(f'{k}={v}' for k, v in env.items())} pytest {' '.join(args)}", flush=True)
+    done = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=REPO, env={**os.environ, **env})
+    return done.returncode == 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("version", help="the CLI version to check, e.g. 2.1.330")
+    parser.add_argument("--against", default=None, help="the version to diff against (default: fixtures/PINNED)")
+    parser.add_argument("--force", action="store_true", help="re-record even the pinned version's fixtures")
+    parser.add_argument("--no-tests", action="store_true", help="record and diff only")
+    args = parser.parse_args(argv)
+    against = args.against or pinned()
+    if args.version == pinned() and not args.force:
+        parser.error(f"{args.version} is the pinned version: its fixtures are the suite's. Use --force to "
+                     "re-record them (or `tox -e record`).")
+    try:
+        claude = ensure_cli(args.version)
+    except InstallError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if installed_version(claude) != args.version:
+        print(f"{claude} does not report version {args.version}", file=sys.stderr)
+        return 1
+    if record_version(claude, args.version) != 0:
+        return 1
+    results = {"diff": write_diff(against, args.version)}
+    if not args.no_tests:
+        results["contract"] = run_suite("contract tests over the new recordings", ["contract_tests", "-q"],
+                                        CLI_FIXTURES_VERSION=args.version)
+        results["integration"] = run_suite("integration tests against the new CLI", ["tests/integration", "-q"],
+                                           CLI_VERSION=args.version)
+    print("\n" + "\n".join(f"{name:<12} {'ok' if ok else 'FAILED'}" for name, ok in results.items()))
+    return 0 if all(results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
