@@ -9,8 +9,10 @@ from tests.support import CLAUDE, PINNED
 
 @pytest.fixture
 def fixtures(tmp_path):
-    for name in ("cli-2.1.328", "cli-2.1.330", "cli-2.1.99", "PINNED", ".cli-9.9.9-scratch"):
-        (tmp_path / name).mkdir() if name != "PINNED" else (tmp_path / name).write_text("2.1.328\n")
+    for version in ("2.1.328", "2.1.330", "2.1.99"):
+        (tmp_path / f"cli-{version}").mkdir()
+    (tmp_path / ".cli-9.9.9-x7q").mkdir()  # a recording in progress
+    (tmp_path / "cli-9.9.9").write_text("")  # not a directory of recordings
     return tmp_path
 
 
