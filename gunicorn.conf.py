@@ -1,7 +1,12 @@
 """Gunicorn settings, read by a plain `gunicorn proxy:app` from this directory."""
-from proxy.config import Settings
+import sys
 
-_settings = Settings.from_env()
+from proxy.config import ConfigError, Settings
+
+try:
+    _settings = Settings.from_env()
+except ConfigError as error:
+    sys.exit(f"Configuration error: {error}")
 
 bind = f"{_settings.host}:{_settings.port}"
 # Each request waits on a CLI subprocess: threads, not one process per stream, carry the waiting.

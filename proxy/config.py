@@ -76,7 +76,7 @@ def _number(env, name, kind, default, low, high):
     try:
         value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}.") from None
+        raise ConfigError(f"{name}={raw!r} is not {'a whole number' if kind is int else 'a number'}.") from None
     if not low <= value <= high:
         raise ConfigError(f"{name}={raw!r} must be between {low} and {high}.")
     return value

@@ -7,7 +7,8 @@ from tests.support import CLAUDE, PINNED
 
 
 @pytest.mark.parametrize("environ, message", [
-    ({"PORT": "eighty"}, "PORT='eighty' is not a int."),
+    ({"PORT": "eighty"}, "PORT='eighty' is not a whole number."),
+    ({"CLAUDE_TIMEOUT": "soon"}, "CLAUDE_TIMEOUT='soon' is not a number."),
     ({"PORT": "70000"}, "PORT='70000' must be between 1 and 65535."),
     ({"CLAUDE_TIMEOUT": "0"}, "CLAUDE_TIMEOUT='0' must be between 1 and 86400."),
     ({"CLAUDE_EFFORT": "extreme"}, "CLAUDE_EFFORT='extreme' is not one of low, medium, high, xhigh, max."),
