@@ -1,9 +1,12 @@
-"""How the stub upstream answers, as a model would, when the CLI offers its StructuredOutput tool.
+"""What the stub upstream answers: its Reply kinds, the named scenarios, and, when the CLI offers
+its StructuredOutput tool, a value built from that tool's schema as a model would.
 
 The tool's input_schema is the --json-schema the proxy gave the CLI; the stub answers with a value
 built from it: valid, invalid, text first (valid once the CLI has asked again), or two calls.
 """
 from __future__ import annotations
+
+import dataclasses
 
 STRUCTURED = "StructuredOutput"
 
@@ -52,8 +55,6 @@ def _refused_before(body):
 
 def structured(body, variant="valid"):
     """Reply with StructuredOutput input: valid, invalid, text first (then valid), or two calls."""
-    from harness.stub_upstream import Reply
-
     schema = structured_schema(body)
     if schema is None:
         return Reply()
@@ -67,3 +68,60 @@ def structured(body, variant="valid"):
         value["tool_calls"] = [example(branch, schema) for branch in (branches * 2)[:2]]
     text = "Let me check." if "tool_calls" in value else ""
     return Reply(kind="tool_use", text=text, tool_calls=[(STRUCTURED, value)])
+
+
+DEFAULT_TEXT = "Hello! How can I help you today?"
+
+
+@dataclasses.dataclass
+class Reply:
+    """What the stub answers to one request."""
+
+    kind: str = "text"  # text | tool_use | error | hang | stall | drop | stream_error | max_tokens
+    text: str = DEFAULT_TEXT
+    chunks: int = 4  # text deltas the text is split into
+    delay: float = 0.0  # seconds before each delta
+    thinking: str = ""  # streamed as a thinking block before the text
+    tool_calls: list = dataclasses.field(default_factory=list)  # [(name, input dict)]
+    status: int = 200
+    error_type: str = ""
+    message: str = ""
+    headers: dict = dataclasses.field(default_factory=dict)
+    usage: dict = dataclasses.field(default_factory=dict)  # overrides of the usage counts
+
+
+def _error(status, error_type, message, **headers):
+    return Reply(kind="error", status=status, error_type=error_type, message=message, headers=headers)
+
+
+SCENARIOS = {
+    "success": Reply(),
+    "slow": Reply(text="one two three four five six", chunks=6, delay=0.3),
+    "thinking": Reply(thinking="Let me think about that.", text="The answer is 4."),
+    "cached": Reply(usage={"cache_read_input_tokens": 100, "cache_creation_input_tokens": 20}),
+    "max_tokens": Reply(kind="max_tokens", text="This answer is cut"),
+    "rate_limit": _error(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", **{"retry-after": "7"}),
+    "overloaded": _error(529, "overloaded_error", "Overloaded"),
+    "server_error": _error(500, "api_error", "Internal server error"),
+    "auth": _error(401, "authentication_error", "invalid x-api-key"),
+    "forbidden": _error(403, "permission_error", "Your credit balance is too low to access the Anthropic API."),
+    "not_found": _error(404, "not_found_error", "model: no-such-model"),
+    "prompt_too_long": _error(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum"),
+    "bad_request": _error(400, "invalid_request_error", "messages.0.content: bad content"),
+    "drop": Reply(kind="drop"),
+    "hang": Reply(kind="hang"),
+    "stall": Reply(kind="stall"),
+    "stream_error": Reply(kind="stream_error", text="Partial answer that", chunks=2),
+    "tool_call": Reply(kind="tool_use", text="", tool_calls=[("get_weather", {"city": "Paris"})]),
+    # With the CLI's StructuredOutput tool offered: a reply built from its schema (harness/stub_model.py).
+    "tools_call": structured,
+    "tools_named": structured,
+    "tools_parallel": lambda body: structured(body, "parallel"),
+    "tools_invalid": lambda body: structured(body, "invalid"),
+    "tools_required_retry": lambda body: structured(body, "text_first"),
+    "json_schema": structured,
+    "json_object": structured,
+    "json_schema_retry": lambda body: structured(body, "invalid_first"),
+    "json_text_first": lambda body: structured(body, "text_first"),
+    "json_invalid": lambda body: structured(body, "invalid"),
+}

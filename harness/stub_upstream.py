@@ -8,7 +8,6 @@ and tool_use blocks not answered by tool_result blocks at the start of the next 
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import re
@@ -16,64 +15,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness.stub_model import structured, structured_schema
+from harness.stub_model import SCENARIOS, Reply, structured_schema
 
-DEFAULT_TEXT = "Hello! How can I help you today?"
 _ids = itertools.count(1)
-
-
-@dataclasses.dataclass
-class Reply:
-    """What the stub answers to one request."""
-
-    kind: str = "text"  # text | tool_use | error | hang | stall | drop | stream_error | max_tokens
-    text: str = DEFAULT_TEXT
-    chunks: int = 4  # text deltas the text is split into
-    delay: float = 0.0  # seconds before each delta
-    thinking: str = ""  # streamed as a thinking block before the text
-    tool_calls: list = dataclasses.field(default_factory=list)  # [(name, input dict)]
-    status: int = 200
-    error_type: str = ""
-    message: str = ""
-    headers: dict = dataclasses.field(default_factory=dict)
-    usage: dict = dataclasses.field(default_factory=dict)  # overrides of the usage counts
-
-
-def _error(status, error_type, message, **headers):
-    return Reply(kind="error", status=status, error_type=error_type, message=message, headers=headers)
-
-
-SCENARIOS = {
-    "success": Reply(),
-    "slow": Reply(text="one two three four five six", chunks=6, delay=0.3),
-    "thinking": Reply(thinking="Let me think about that.", text="The answer is 4."),
-    "cached": Reply(usage={"cache_read_input_tokens": 100, "cache_creation_input_tokens": 20}),
-    "max_tokens": Reply(kind="max_tokens", text="This answer is cut"),
-    "rate_limit": _error(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", **{"retry-after": "7"}),
-    "overloaded": _error(529, "overloaded_error", "Overloaded"),
-    "server_error": _error(500, "api_error", "Internal server error"),
-    "auth": _error(401, "authentication_error", "invalid x-api-key"),
-    "forbidden": _error(403, "permission_error", "Your credit balance is too low to access the Anthropic API."),
-    "not_found": _error(404, "not_found_error", "model: no-such-model"),
-    "prompt_too_long": _error(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum"),
-    "bad_request": _error(400, "invalid_request_error", "messages.0.content: bad content"),
-    "drop": Reply(kind="drop"),
-    "hang": Reply(kind="hang"),
-    "stall": Reply(kind="stall"),
-    "stream_error": Reply(kind="stream_error", text="Partial answer that", chunks=2),
-    "tool_call": Reply(kind="tool_use", text="", tool_calls=[("get_weather", {"city": "Paris"})]),
-    # With the CLI's StructuredOutput tool offered: a reply built from its schema (harness/stub_model.py).
-    "tools_call": structured,
-    "tools_named": structured,
-    "tools_parallel": lambda body: structured(body, "parallel"),
-    "tools_invalid": lambda body: structured(body, "invalid"),
-    "tools_required_retry": lambda body: structured(body, "text_first"),
-    "json_schema": structured,
-    "json_object": structured,
-    "json_schema_retry": lambda body: structured(body, "invalid_first"),
-    "json_text_first": lambda body: structured(body, "text_first"),
-    "json_invalid": lambda body: structured(body, "invalid"),
-}
 MARKER = re.compile(r"\[stub:([a-z_]+)\]")
 
 
@@ -145,7 +89,7 @@ class StubUpstream:
             return queued(body) if callable(queued) else queued
         violation = api_rule_violation(body)
         if violation:
-            return _error(400, "invalid_request_error", violation)
+            return Reply(kind="error", status=400, error_type="invalid_request_error", message=violation)
         markers = MARKER.findall(_all_user_text(body) if structured_schema(body) else _last_user_text(body))
         reply = SCENARIOS.get(markers[-1], Reply()) if markers else Reply()
         return reply(body) if callable(reply) else reply
@@ -225,7 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream_error(self, reply, body):
         if not body.get("stream"):
-            return self._error(_error(529, "overloaded_error", "stub stream error"), body)
+            return self._error(Reply(kind="error", status=529, error_type="overloaded_error",
+                                     message="stub stream error"), body)
         self._start_sse()
         self._event(_message_start(body, reply))
         self._event({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
