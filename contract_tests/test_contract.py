@@ -4,6 +4,7 @@ import json
 import pytest
 import requests
 
+from contract_tests.support import VERSION
 from proxy.spec import Spec
 
 SPEC = Spec()
@@ -145,7 +146,7 @@ def test_health(server):
     response = requests.get(server.url + "/health", timeout=10)
     body = response.json()
     SPEC.response_validator("getHealth", 200).validate(body)
-    assert body == {"status": "ok", "model": "haiku", "effort": None, "cli_version": "2.1.328",
+    assert body == {"status": "ok", "model": "haiku", "effort": None, "cli_version": VERSION,
                     "cli_path": server.claude}
 
 
