@@ -183,11 +183,13 @@ def report(old_version, new_version, changes, scenarios):
     broken = [c for c in changes if c.breaks]
     verdict = (f"**BREAKS the proxy**: {len(broken)} breaking difference(s)" if broken else
                "**the proxy holds**: no breaking difference")
-    lines = [f"# Claude CLI {old_version} -> {new_version}", "",
-             f"{verdict}; {len(changes) - len(broken)} informational, over {len(scenarios)} scenarios.", ""]
     shared = {}
     for c in changes:
         shared.setdefault((c.kind, c.message, c.breaks), []).append(c.scenario)
+    distinct = sum(1 for key in shared if not key[2])
+    lines = [f"# Claude CLI {old_version} -> {new_version}", "",
+             f"{verdict}; {distinct} distinct informational difference(s) ({len(changes) - len(broken)} over all "
+             f"scenarios), comparing {len(scenarios)} scenarios.", ""]
     common = {key: names for key, names in shared.items() if len(names) > 1}
     if common:
         lines += ["## In several scenarios", ""]

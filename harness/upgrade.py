@@ -45,7 +45,7 @@ def record_version(claude, version):
 
 
 def write_diff(old, new):
-    """Write fixtures/diff-OLD-NEW.md, print it, and return whether nothing breaks."""
+    """Write fixtures/diff-OLD-NEW.md, print it, and return (whether nothing breaks, the report's path)."""
     before, after = load(FIXTURES, old), load(FIXTURES, new)
     changes = diff.compare(before, after)
     text = diff.report(old, new, changes, set(before) | set(after))
@@ -53,14 +53,28 @@ def write_diff(old, new):
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     print(text, f"(written to {os.path.relpath(path, REPO)})", sep="\n")
-    return not any(c.breaks for c in changes)
+    return not any(c.breaks for c in changes), path
 
 
-def run_suite(title, args, **env):
-    """Run pytest with extra environment; return whether it passed."""
-    print(f"\n== {title}: {' '.join(f'{k}={v}' for k, v in env.items())} pytest {' '.join(args)}", flush=True)
-    done = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=REPO, env={**os.environ, **env})
-    return done.returncode == 0
+def run_suite(args, **env):
+    """Run pytest with extra environment, echoing its output; return (passed, its summary line, the command)."""
+    command = f"{' '.join(f'{k}={v}' for k, v in env.items())} pytest {' '.join(args)}"
+    print(f"\n== {command}", flush=True)
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=REPO, env={**os.environ, **env},
+                            stdout=subprocess.PIPE, text=True)
+    summary = ""
+    for line in proc.stdout:
+        print(line, end="", flush=True)
+        summary = line.strip(" =\n") if " in " in line and ("passed" in line or "failed" in line) else summary
+    return proc.wait() == 0, summary or f"exit status {proc.returncode}", command
+
+
+def append_suites(path, version, suites):
+    """Add what the suites said about version to the report."""
+    lines = [f"## The suites against {version}", ""]
+    lines += [f"- `{command}`: {'passed' if ok else '**FAILED**'} ({summary})" for ok, summary, command in suites]
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def main(argv=None):
@@ -84,14 +98,17 @@ def main(argv=None):
         return 1
     if record_version(claude, args.version) != 0:
         return 1
-    results = {"diff": write_diff(against, args.version)}
-    if not args.no_tests:
-        results["contract"] = run_suite("contract tests over the new recordings", ["contract_tests", "-q"],
-                                        CLI_FIXTURES_VERSION=args.version)
-        results["integration"] = run_suite("integration tests against the new CLI", ["tests/integration", "-q"],
-                                           CLI_VERSION=args.version)
-    print("\n" + "\n".join(f"{name:<12} {'ok' if ok else 'FAILED'}" for name, ok in results.items()))
-    return 0 if all(results.values()) else 1
+    holds, report = write_diff(against, args.version)
+    suites = [] if args.no_tests else [
+        run_suite(["contract_tests", "-q"], CLI_FIXTURES_VERSION=args.version),
+        run_suite(["tests/integration", "-q"], CLI_VERSION=args.version),
+    ]
+    if suites:
+        append_suites(report, args.version, suites)
+    print(f"\ndiff against {against}: {'holds' if holds else 'BREAKS'}")
+    for ok, summary, command in suites:
+        print(f"{command}: {'passed' if ok else 'FAILED'} ({summary})")
+    return 0 if holds and all(ok for ok, _, _ in suites) else 1
 
 
 if __name__ == "__main__":
