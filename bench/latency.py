@@ -10,15 +10,10 @@ so that machine noise falls on both alike. Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import json
-import math
 import os
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +26,8 @@ sys.path.insert(0, ROOT)
 from harness.install_cli import ensure_cli  # noqa: E402
 from harness.stub_upstream import Reply, StubUpstream, _Handler  # noqa: E402
 from proxy import cli, messages  # noqa: E402
+from served import Proxy, free_port, gunicorn  # noqa: E402  (bench/served.py)
+from stats import median, median_ci, pct, table  # noqa: E402  (bench/stats.py)
 from proxy.config import Settings  # noqa: E402
 
 CLI_VERSION = "2.1.328"
@@ -70,7 +67,7 @@ class Direct:
 
     def __init__(self, settings, body):
         self.settings = settings
-        self.cli_input = messages.to_cli_input(body, settings)
+        self.cli_input, _ = messages.to_cli_input(body, settings)
 
     def run(self):
         """Return (spawn time, exit time, [(arrival time, stdout line)]) of one run."""
@@ -119,117 +116,6 @@ class Direct:
             if event.get("type") == "stream_event" and delta.get("type") == "text_delta":
                 found.append((arrived, delta["text"]))
         return found, exited
-
-
-class Proxy:
-    """Send chat requests to a running proxy over one kept-alive connection."""
-
-    def __init__(self, port, body):
-        self.port = port
-        self.body = body
-        self.conn = None
-
-    def _post(self, body):
-        """Send body and return the response, reconnecting once if the server closed the idle connection."""
-        for attempt in (1, 2):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-            start = time.monotonic()
-            try:
-                self.conn.request("POST", "/v1/chat/completions", json.dumps(body),
-                                  {"Content-Type": "application/json"})
-                return start, self.conn.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self.conn.close()
-                self.conn = None
-                if attempt == 2:
-                    raise
-
-    def run(self):
-        """Send a non-streamed request; return (time it was sent, time its whole body was in)."""
-        start, resp = self._post(self.body)
-        data = resp.read()
-        done = time.monotonic()
-        if resp.status != 200 or not json.loads(data)["choices"][0]["message"]["content"]:
-            raise RuntimeError(f"proxy answered {resp.status}: {data[:300]!r}")
-        return start, done
-
-    def deltas(self):
-        """Stream a request; return ([(arrival time, content)] of each chunk with content, [DONE] time)."""
-        _, resp = self._post(self.body | {"stream": True})
-        if resp.status != 200:
-            raise RuntimeError(f"proxy answered {resp.status}: {resp.read()[:300]!r}")
-        found, done = [], None
-        while True:
-            line = resp.readline()  # chunk-aware, returns as soon as a line is in
-            arrived = time.monotonic()
-            if not line:
-                break
-            if line.startswith(b"data: [DONE]"):
-                done = arrived
-                break
-            if line.startswith(b"data: "):
-                choices = json.loads(line[6:]).get("choices") or [{}]
-                content = (choices[0].get("delta") or {}).get("content")
-                if content:
-                    found.append((arrived, content))
-        resp.read()
-        if done is None:
-            raise RuntimeError("the stream ended without [DONE]")
-        return found, done
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-
-
-# --- the proxy under gunicorn -----------------------------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def gunicorn(env, port, log_path):
-    """Run `gunicorn proxy:app` from the repo root until /health answers; always stop it."""
-    with open(log_path, "wb") as log:
-        # Its own session: a Ctrl-C here reaches this script only, which then stops the server in order.
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "proxy:app"], cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        _wait_healthy(proc, port, log_path)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-def _wait_healthy(proc, port, log_path, limit=60):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return
-            conn.close()
-        except OSError:
-            pass
-        time.sleep(0.1)
-    with open(log_path, errors="replace") as f:
-        tail = f.read()[-3000:]
-    raise RuntimeError(f"gunicorn did not become healthy on port {port}:\n{tail}")
 
 
 # --- measurements -----------------------------------------------------------------------------
@@ -331,33 +217,6 @@ def per_delta(sent, arrived):
     if texts_sent != texts_arrived or len(sent) != STREAM_DELTAS:
         raise RuntimeError(f"deltas do not match: sent {texts_sent}, arrived {texts_arrived}")
     return [(a - s) * 1000 for (s, _), (a, _) in zip(sent, arrived)]
-
-
-def table(columns, unit, digits):
-    print(f"   {'':8} {'median':>8} {'p10':>8} {'p90':>8} {'min':>8} {'max':>8}   ({unit})")
-    for name, values in columns.items():
-        row = (median(values), pct(values, 10), pct(values, 90), min(values), max(values))
-        print(f"   {name:8} " + " ".join(f"{v:8.{digits}f}" for v in row))
-
-
-def median(values):
-    return statistics.median(values)
-
-
-def median_ci(values, level=0.95):
-    """Return a distribution-free confidence interval for the median (order statistics, binomial)."""
-    ordered, n = sorted(values), len(values)
-    k, below = 0, 0.0  # the largest k with P(Binomial(n, 1/2) < k) <= (1 - level) / 2
-    while below + math.comb(n, k) / 2 ** n <= (1 - level) / 2:
-        below += math.comb(n, k) / 2 ** n
-        k += 1
-    if k == 0:
-        return ordered[0], ordered[-1]  # too few runs for the level: the full range
-    return ordered[k - 1], ordered[n - k]
-
-
-def pct(values, p):
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 # --- setup ------------------------------------------------------------------------------------

@@ -1,5 +1,4 @@
 """Unit-test fixtures: the app over a CLI faked at the process boundary with recorded outputs."""
-import json
 import threading
 
 import pytest

@@ -1,7 +1,7 @@
 """POST /v1/chat/completions over recorded CLI runs: answers, errors, streams."""
 import pytest
 
-from tests.support import CLAUDE, sse_events
+from tests.support import sse_events
 from tests.test_failures import CASES
 
 HI = {"model": "haiku", "messages": [{"role": "user", "content": "Say hi"}]}

@@ -11,7 +11,7 @@ from proxy.cli import build_command, stdin_bytes
 from proxy.errors import InvalidRequest
 from proxy.failures import Outcome, classify
 from proxy.messages import AFTER_RESULTS, to_cli_input
-from tests.support import CLAUDE, events, recording, sse_events
+from tests.support import events, recording, sse_events
 
 ASK = {"model": "haiku", "messages": [{"role": "user", "content": "Weather in Paris?"}]}
 

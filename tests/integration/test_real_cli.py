@@ -1,5 +1,4 @@
 """The real CLI behind gunicorn, asked through the openai SDK; the stub shows what the model got."""
-import json
 import pathlib
 import time
 
