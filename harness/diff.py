@@ -189,7 +189,9 @@ def report(old_version, new_version, changes, scenarios):
     distinct = sum(1 for key in shared if not key[2])
     lines = [f"# Claude CLI {old_version} -> {new_version}", "",
              f"{verdict}; {distinct} distinct informational difference(s) ({len(changes) - len(broken)} over all "
-             f"scenarios), comparing {len(scenarios)} scenarios.", ""]
+             f"scenarios), comparing {len(scenarios)} scenarios.", "",
+             "What breaks is defined in harness/diff.py: RELIED (what the proxy reads) and BREAKS (which "
+             "differences fail); everything else is informational.", ""]
     common = {key: names for key, names in shared.items() if len(names) > 1}
     if common:
         lines += ["## In several scenarios", ""]

@@ -1,12 +1,14 @@
 """Check a Claude CLI version before upgrading to it: record it, diff it, and run the suites on it.
 
-Usage: python -m harness.upgrade VERSION [--force] [--against PINNED] [--no-tests]
+Usage: python -m harness.upgrade VERSION [--force | --keep] [--against PINNED] [--no-tests]
        (or: tox -e cli -- VERSION, or: claude-proxy-upgrade-check VERSION)
 
 Installs @anthropic-ai/claude-code@VERSION into .cache/, records every scenario into
 fixtures/cli-VERSION/ (the pinned version's only with --force), writes the structural diff against
 the pinned version to fixtures/diff-PINNED-VERSION.md, then runs the contract tests over the new
-recordings and the integration tests against the new CLI. Exits 0 only if all of it passed.
+recordings and the integration tests against the new CLI, and adds their results to the report.
+Exits 0 only if the diff found nothing breaking and both suites passed. --keep reuses the
+recordings already there (to re-check after the pinned version's fixtures were re-recorded).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import sys
 import tempfile
 
 from harness import diff, record
-from harness.install_cli import REPO, InstallError, ensure_cli, installed_version
+from harness.install_cli import REPO, InstallError, ensure_cli
 from harness.signature import load
 
 FIXTURES = os.path.join(REPO, "fixtures")
@@ -51,7 +53,7 @@ def write_diff(old, new):
     text = diff.report(old, new, changes, set(before) | set(after))
     path = os.path.join(FIXTURES, f"diff-{old}-{new}.md")
     with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+        f.write(text + "\n")
     print(text, f"(written to {os.path.relpath(path, REPO)})", sep="\n")
     return not any(c.breaks for c in changes), path
 
@@ -82,22 +84,21 @@ def main(argv=None):
     parser.add_argument("version", help="the CLI version to check, e.g. 2.1.330")
     parser.add_argument("--against", default=None, help="the version to diff against (default: fixtures/PINNED)")
     parser.add_argument("--force", action="store_true", help="re-record even the pinned version's fixtures")
+    parser.add_argument("--keep", action="store_true", help="reuse fixtures/cli-VERSION/ rather than record again")
     parser.add_argument("--no-tests", action="store_true", help="record and diff only")
     args = parser.parse_args(argv)
     against = args.against or pinned()
-    if args.version == pinned() and not args.force:
+    if args.version == pinned() and not (args.force or args.keep):
         parser.error(f"{args.version} is the pinned version: its fixtures are the suite's. Use --force to "
                      "re-record them (or `tox -e record`).")
-    try:
-        claude = ensure_cli(args.version)
-    except InstallError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    if installed_version(claude) != args.version:
-        print(f"{claude} does not report version {args.version}", file=sys.stderr)
-        return 1
-    if record_version(claude, args.version) != 0:
-        return 1
+    if not args.keep:
+        try:
+            claude = ensure_cli(args.version)
+        except InstallError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        if record_version(claude, args.version) != 0:
+            return 1
     holds, report = write_diff(against, args.version)
     suites = [] if args.no_tests else [
         run_suite(["contract_tests", "-q"], CLI_FIXTURES_VERSION=args.version),
@@ -109,7 +110,6 @@ def main(argv=None):
     for ok, summary, command in suites:
         print(f"{command}: {'passed' if ok else 'FAILED'} ({summary})")
     return 0 if holds and all(ok for ok, _, _ in suites) else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())
