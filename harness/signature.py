@@ -1,7 +1,8 @@
 """Reduce a recording to the structure harness/diff.py compares: shapes, not values.
 
 An event's kind is its `type` (with `subtype` for system events; with the inner event type, and
-the delta or content block type, for `stream_event`). The shape of a kind is the set of key paths
+the delta or content block type, for `stream_event`); the result envelope is the kind `result`,
+its subtype compared on its own. The shape of a kind is the set of key paths
 its events carry, each with the JSON types seen there, e.g. `usage.cache_read_input_tokens: int`.
 Keys that are model ids (as in `modelUsage`) count as one key, `<model>`.
 """
