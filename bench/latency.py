@@ -30,7 +30,7 @@ from served import Proxy, free_port, gunicorn  # noqa: E402  (bench/served.py)
 from stats import median, median_ci, pct, table  # noqa: E402  (bench/stats.py)
 from proxy.config import Settings  # noqa: E402
 
-CLI_VERSION = "2.1.328"
+CLI_VERSION = open(os.path.join(ROOT, "fixtures", "PINNED"), encoding="utf-8").read().strip()
 WARMUP = 3
 PROMPT = "Say hello."
 STREAM_DELTAS, STREAM_GAP = 20, 0.05

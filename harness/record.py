@@ -1,6 +1,6 @@
 """Record what the real Claude CLI prints for each scenario, run exactly as the proxy runs it.
 
-Usage: python -m harness.record [--version 2.1.328] [--claude PATH] [--only NAME ...] [--out fixtures]
+Usage: python -m harness.record [--version V (default: fixtures/PINNED)] [--claude PATH] [--only NAME ...] [--out fixtures]
 
 Each run gets a fresh HOME and working directory and its own StubUpstream, and is written to
 <out>/cli-<version>/<scenario>.json: argv, every stdout line with its arrival time, stderr, exit
@@ -26,6 +26,8 @@ from harness.stub_upstream import SCENARIOS as STUB_REPLIES, StubUpstream
 from proxy.cli import build_command, stdin_bytes
 from proxy.config import Settings
 
+PINNED = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "PINNED"),
+              encoding="utf-8").read().strip()
 CAP = 15.0  # seconds: every scenario fails or finishes fast, so a longer run is a finding
 KILL_GRACE = 2.0
 # Inherited settings that would point the CLI at something other than the stub, or log it in.
@@ -159,7 +161,8 @@ def _event(entry):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--version", default="2.1.328", help="CLI version to install if --claude is not given")
+    parser.add_argument("--version", default=PINNED, help="CLI version to install if --claude is not given "
+                        "(default: fixtures/PINNED)")
     parser.add_argument("--claude", help="path of the CLI to record (default: install --version)")
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=[s.name for s in SCENARIOS])
     parser.add_argument("--out", default=os.path.join(REPO, "fixtures"))
