@@ -1,4 +1,5 @@
 """The real CLI behind gunicorn, asked through the openai SDK; the stub shows what the model got."""
+import json
 import pathlib
 import time
 
@@ -124,3 +125,13 @@ def test_health_reports_the_real_cli_version(server, claude):
 def server_version(claude):
     import subprocess
     return subprocess.run([claude, "--version"], capture_output=True, text=True).stdout.split()[0]
+
+
+def test_the_users_hooks_mcp_servers_and_claude_md_stay_out(client, upstream, home):
+    from tests.integration.conftest import SENTINEL
+
+    client.chat.completions.create(model="haiku", messages=[{"role": "user", "content": "hi"}])
+    [post] = upstream.posts
+    assert post["body"]["tools"] == [] and SENTINEL not in json.dumps(post["body"])
+    time.sleep(0.5)
+    assert not (home / "settings-hook-ran").exists() and not (home / "mcp-server-ran").exists()
