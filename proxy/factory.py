@@ -21,6 +21,7 @@ VIEWS = {
     "retrieveModel": models.retrieve_model,
     "getHealth": models.health,
 }
+MAX_BODY_BYTES = 64 * 1024 * 1024  # room for long conversations and inline images; more is a 413
 HTTP_ERRORS = {404: errors.NotFound, 405: errors.MethodNotAllowed, 413: errors.InvalidRequest,
                415: errors.UnsupportedMediaType}
 
@@ -30,6 +31,7 @@ def create_app(settings=None):
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)
     app.config["SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["spec"] = spec = Spec()
     app.extensions["cli_version"] = cli.cli_version(settings)
     if app.extensions["cli_version"] is None:

@@ -89,3 +89,10 @@ def test_retrieve_model(client, check, model, status):
 
 def test_every_response_carries_a_request_id(client):
     assert client.get("/v1/nope").headers["x-request-id"].startswith("req_")
+
+
+def test_a_body_over_the_limit_is_a_413_envelope(client):
+    client.application.config["MAX_CONTENT_LENGTH"] = 1000
+    response = client.post("/v1/chat/completions", data="x" * 2000, content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json()["error"]["type"] == "invalid_request_error"
