@@ -69,6 +69,14 @@ def test_answer(server, official):
     assert body["model"] == "claude-haiku-5-5"
 
 
+def test_a_request_without_a_model_gets_the_default(server, official):
+    response = requests.post(server.url + "/v1/chat/completions", json={"messages": [
+        {"role": "user", "content": "Say hi"}]}, timeout=30)
+    check("createChatCompletion", response, official, "CreateChatCompletionResponse")
+    argv = server.calls()[-1]["argv"]
+    assert argv[argv.index("--model") + 1] == "haiku"
+
+
 def test_prompt_reaches_the_cli_on_stdin_only(server):
     prompt = '--settings={"hooks":{}} --version [stub:success]'
     assert chat(server, prompt).status_code == 200

@@ -48,7 +48,7 @@ def to_cli_input(body, settings):
     effort = body.get("reasoning_effort")
     cli_input = CliInput(
         prompt="\n\n".join(texts),
-        model=body["model"],
+        model=body.get("model") or settings.model,
         system_prompt="\n\n".join(system) or None,
         history=tuple(transcript(history)),
         effort=EFFORTS[effort] if effort else settings.effort,

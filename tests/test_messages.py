@@ -133,3 +133,8 @@ def test_flatten_mode_writes_the_history_into_the_prompt(settings):
     assert got.history == ()
     assert got.prompt == ("<conversation_so_far>\n[user]: Hi, I'm Bob.\n\n[assistant]: Hello Bob!\n"
                           "</conversation_so_far>\n\nName?")
+
+
+def test_without_a_model_the_default_answers(settings):
+    cli_input, _ = to_cli_input({"messages": [{"role": "user", "content": "x"}]}, settings.replace(model="opus"))
+    assert cli_input.model == "opus"
