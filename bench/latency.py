@@ -27,7 +27,7 @@ from harness.install_cli import ensure_cli  # noqa: E402
 from harness.stub_upstream import Reply, StubUpstream, _Handler  # noqa: E402
 from proxy import cli, messages  # noqa: E402
 from served import Proxy, free_port, gunicorn  # noqa: E402  (bench/served.py)
-from stats import median, median_ci, pct, table  # noqa: E402  (bench/stats.py)
+from stats import median, median_ci, paired_table, pct, table  # noqa: E402  (bench/stats.py)
 from proxy.config import Settings  # noqa: E402
 
 CLI_VERSION = open(os.path.join(ROOT, "fixtures", "PINNED"), encoding="utf-8").read().strip()
@@ -71,14 +71,8 @@ class Direct:
 
     def run(self):
         """Return (spawn time, exit time, [(arrival time, stdout line)]) of one run."""
-        workdir = tempfile.mkdtemp(prefix="bench-direct-")
+        workdir, cwd, argv, env = cli.prepare(self.settings, self.cli_input, "bench-direct-")
         try:
-            cwd = os.path.join(workdir, "cwd")
-            os.mkdir(cwd, 0o700)
-            argv, env, files = cli.build_command(self.settings, self.cli_input, workdir)
-            for name, content in files.items():
-                with open(os.path.join(workdir, name), "w", encoding="utf-8") as f:
-                    f.write(content)
             return self._spawn(argv, env, cwd)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -158,11 +152,7 @@ def request_latency(runs, direct, proxy):
     tail_d, tail_p = [a for (_, a), _ in pairs], [b for _, (_, b) in pairs]
     print("   the same runs from the stub's last byte (message_stop) to the end (direct: CLI exit; proxy: body read),")
     print("   which leaves out the CLI's start-up and most of its noise:")
-    table({"direct": tail_d, "proxy": tail_p}, "ms", 1)
-    tail_paired = [b - a for a, b in zip(tail_d, tail_p)]
-    low, high = median_ci(tail_paired)
-    print(f"   paired median added after the answer: {median(tail_paired):+.1f} ms "
-          f"(95% CI {low:+.1f} .. {high:+.1f})")
+    paired_table(tail_d, tail_p, "added after the answer")
     lags = exit_lags[-runs:]
     print(f"   the CLI itself exits {median(lags):.1f} ms (median; p90 {pct(lags, 90):.1f}) after printing its "
           "result line; the proxy answers at that line and reaps the CLI afterwards")
@@ -204,11 +194,7 @@ def delta_latency(runs, stub, direct, proxy):
           f"first delta only: {median(first):+.2f} ms")
     ends_d, ends_p = [a for (_, a), _ in pairs], [b for _, (_, b) in pairs]
     print("   end of stream after the last delta was written (direct: CLI exit; proxy: [DONE] arrives):")
-    table({"direct": ends_d, "proxy": ends_p}, "ms", 1)
-    ends_paired = [b - a for a, b in zip(ends_d, ends_p)]
-    low, high = median_ci(ends_paired)
-    print(f"   paired median added at the end of the stream: {median(ends_paired):+.1f} ms "
-          f"(95% CI {low:+.1f} .. {high:+.1f})")
+    paired_table(ends_d, ends_p, "added at the end of the stream")
 
 
 def per_delta(sent, arrived):

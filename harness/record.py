@@ -23,7 +23,7 @@ import time
 from harness.install_cli import REPO, ensure_cli, installed_version
 from harness.record_scenarios import SCENARIOS
 from harness.stub_upstream import SCENARIOS as STUB_REPLIES, StubUpstream
-from proxy.cli import build_command, stdin_bytes
+from proxy.cli import prepare, stdin_bytes
 from proxy.config import Settings
 
 PINNED = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "PINNED"),
@@ -43,15 +43,10 @@ class TooSlow(RuntimeError):
 def record(claude, version, scenario):
     """Run one scenario against a fresh stub and return its recording as a dict."""
     cli_input = scenario.cli_input()
-    workdir = tempfile.mkdtemp(prefix="claude-record-")
+    workdir, cwd, argv, env = prepare(Settings(claude_path=claude, max_retries=0), cli_input, "claude-record-")
     home = tempfile.mkdtemp(prefix="claude-home-")
     try:
-        os.mkdir(os.path.join(workdir, "cwd"))
-        argv, env, files = build_command(Settings(claude_path=claude, max_retries=0), cli_input, workdir)
         proxy_argv = list(argv)
-        for name, content in files.items():
-            with open(os.path.join(workdir, name), "w", encoding="utf-8") as f:
-                f.write(content)
         if scenario.change_argv:
             argv = scenario.change_argv(argv)
         with StubUpstream() as stub:
@@ -62,7 +57,7 @@ def record(claude, version, scenario):
             env.update(HOME=home, ANTHROPIC_BASE_URL=stub.url, ANTHROPIC_API_KEY="sk-test")
             if not scenario.logged_in:
                 del env["ANTHROPIC_API_KEY"]
-            run = run_cli(argv, env, os.path.join(workdir, "cwd"), stdin_bytes(cli_input), scenario)
+            run = run_cli(argv, env, cwd, stdin_bytes(cli_input), scenario)
             requests = [_request(r) for r in stub.requests]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -94,10 +94,6 @@ class StubUpstream:
         reply = SCENARIOS.get(markers[-1], Reply()) if markers else Reply()
         return reply(body) if callable(reply) else reply
 
-    @property
-    def messages_requests(self):
-        return [r for r in self.requests if r["path"].startswith("/v1/messages")]
-
     def __enter__(self):
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self

@@ -99,6 +99,18 @@ def build_command(settings, cli_input, workdir):
     return argv, env, files
 
 
+def prepare(settings, cli_input, prefix="claude-proxy-"):
+    """Make a run's private directory with its files and an empty cwd; return (workdir, cwd, argv, env)."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    cwd = os.path.join(workdir, "cwd")  # empty: the CLI sends its path upstream
+    os.mkdir(cwd, 0o700)
+    argv, env, files = build_command(settings, cli_input, workdir)
+    for name, content in files.items():
+        with open(os.path.join(workdir, name), "w", encoding="utf-8") as f:
+            f.write(content)
+    return workdir, cwd, argv, env
+
+
 def stdin_bytes(cli_input):
     """Return what the CLI reads on stdin: the prompt text, or one stream-json user message."""
     if cli_input.input_blocks:
@@ -112,13 +124,7 @@ class CliRun:
 
     def __init__(self, settings, cli_input):
         self.deadline = time.monotonic() + settings.timeout
-        self.workdir = tempfile.mkdtemp(prefix="claude-proxy-")
-        self.cwd = os.path.join(self.workdir, "cwd")  # empty: the CLI sends its path upstream
-        os.mkdir(self.cwd, 0o700)
-        argv, env, files = build_command(settings, cli_input, self.workdir)
-        for name, content in files.items():
-            with open(os.path.join(self.workdir, name), "w", encoding="utf-8") as f:
-                f.write(content)
+        self.workdir, self.cwd, argv, env = prepare(settings, cli_input)
         self.lines = queue.Queue()
         self.stderr_chunks = []
         self.other_output = []  # stdout lines that are not JSON events
