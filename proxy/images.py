@@ -19,7 +19,12 @@ MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 
 def inline_remote_images(body, settings):
-    """Replace the request's http(s) image URLs by data: URLs, fetching them; return the body."""
+    """Replace the request's http(s) image URLs by data: URLs, fetching them; return the body.
+
+    With fetching off the URLs are left as they are, for the translation to refuse.
+    """
+    if not settings.image_fetch:
+        return body
     for index, message in enumerate(body.get("messages") or ()):
         if message.get("role") != "user" or not isinstance(message.get("content"), list):
             continue
@@ -27,9 +32,6 @@ def inline_remote_images(body, settings):
             url = (part.get("image_url") or {}).get("url", "") if part.get("type") == "image_url" else ""
             if url.startswith(("http://", "https://")):
                 param = f"messages[{index}].content[{number}]"
-                if not settings.image_fetch:
-                    raise InvalidRequest("Remote image URLs are not fetched by this proxy (CLAUDE_IMAGE_FETCH is off); "
-                                         "send the image inline as a base64 data: URL.", param=param)
                 media_type, data = fetch(url, settings.image_max_bytes, settings.image_timeout, param)
                 part["image_url"] = dict(part["image_url"], url=f"data:{media_type};base64,{data}")
     return body

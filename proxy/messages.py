@@ -192,8 +192,8 @@ def _image_block(url, param):
         return {"type": "image", "source": {"type": "base64", "media_type": match.group(1),
                                             "data": re.sub(r"\s", "", match.group(2))}}
     if url.startswith(("http://", "https://")):
-        raise InvalidRequest("Remote image URLs are not fetched by this proxy; send the image inline as a "
-                             "base64 data: URL (data:image/png;base64,...).", param=param)
+        raise InvalidRequest("Remote image URLs are not fetched by this proxy (CLAUDE_IMAGE_FETCH is off); send "
+                             "the image inline as a base64 data: URL (data:image/png;base64,...).", param=param)
     raise InvalidRequest("An image_url must be a base64 data: URL of a PNG, JPEG, GIF or WebP image.", param=param)
 
 
