@@ -60,9 +60,12 @@ def create_chat_completion():
 
 def _deltas(run, answer, client_gone):
     """Yield the list of Deltas each CLI event adds, or None after a silent tick, until the answer is complete."""
+    next_look = 0.0
     for event in run.events(idle=TICK):
-        if client_gone():
-            raise ClientGone()
+        if time.monotonic() >= next_look:  # at most once a tick: a look at the socket is a syscall
+            if client_gone():
+                raise ClientGone()
+            next_look = time.monotonic() + TICK
         if event is None:
             yield None
             continue
