@@ -28,3 +28,11 @@ def median_ci(values, level=0.95):
 
 def pct(values, p):
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def paired_table(direct, proxy, label):
+    """Print the table of both sides, then the median of the pairwise differences with its 95% CI."""
+    table({"direct": direct, "proxy": proxy}, "ms", 1)
+    differences = [b - a for a, b in zip(direct, proxy)]
+    low, high = median_ci(differences)
+    print(f"   paired median {label}: {median(differences):+.1f} ms (95% CI {low:+.1f} .. {high:+.1f})")
