@@ -25,7 +25,8 @@ sys.path.insert(0, ROOT)
 
 from harness.install_cli import ensure_cli  # noqa: E402
 from harness.stub_upstream import Reply, StubUpstream, _Handler  # noqa: E402
-from proxy import cli, messages  # noqa: E402
+from proxy import cli  # noqa: E402
+from proxy.api.openai_chat_input import to_cli_input  # noqa: E402
 from served import Proxy, free_port, gunicorn  # noqa: E402  (bench/served.py)
 from stats import median, median_ci, paired_table, pct, table  # noqa: E402  (bench/stats.py)
 from proxy.config import Settings  # noqa: E402
@@ -67,7 +68,7 @@ class Direct:
 
     def __init__(self, settings, body):
         self.settings = settings
-        self.cli_input, _ = messages.to_cli_input(body, settings)
+        self.cli_input, _ = to_cli_input(body, settings)
 
     def run(self):
         """Return (spawn time, exit time, [(arrival time, stdout line)]) of one run."""

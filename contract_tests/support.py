@@ -35,6 +35,32 @@ def fake_cli_processes(server):
     return pids
 
 
+def process_tree():
+    """Map each pid to the pids of its live (not zombie) children."""
+    children = {}
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] not in ("Z", "X"):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def descendants(pid, tree=None):
+    """Pids of the live processes below pid."""
+    tree = process_tree() if tree is None else tree
+    found, todo = [], list(tree.get(pid, ()))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(tree.get(child, ()))
+    return found
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -44,16 +70,18 @@ def free_port():
 class Server:
     """`gunicorn proxy:app` on a free port, as an operator would start it."""
 
-    def __init__(self, tmp, claude=None, **env):
+    def __init__(self, tmp, claude=None, command=None, cwd=ROOT, port=None, environ=None, **env):
         self.log = tmp / "fake-cli.log"
         self.claude = claude or make_fake_cli(tmp, FIXTURES, pace=1.0, log=self.log)
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "PROXY_"))}
-        environ.update(CLAUDE_PATH=self.claude, PORT=str(self.port), **env)
+        if environ is None:
+            environ = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "PROXY_"))}
+            environ.update(CLAUDE_PATH=self.claude, PORT=str(self.port))
+        environ.update(env)
         self.output = open(tmp / "gunicorn.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "proxy:app"], cwd=ROOT, env=environ,
-                                     stdout=self.output, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(command or [sys.executable, "-m", "gunicorn", "proxy:app"], cwd=cwd,
+                                     env=environ, stdout=self.output, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -62,6 +90,7 @@ class Server:
             except requests.ConnectionError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(f"gunicorn did not start: {(tmp / 'gunicorn.log').read_text()}")
             time.sleep(0.1)
 
@@ -70,6 +99,23 @@ class Server:
         if not self.log.exists():
             return []
         return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def runs_ended(self, seconds=10.0):
+        """Wait until the server has no CLI (no process below its workers) running; tell whether that happened."""
+        deadline = time.monotonic() + seconds
+        while True:
+            tree = process_tree()
+            if not any(descendants(worker, tree) for worker in tree.get(self.proc.pid, ())):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+    def call_with(self, text):
+        """The one run whose stdin held text (tests use text of their own, so as to find their own run)."""
+        found = [call for call in self.calls() if text in call["stdin"]]
+        assert len(found) == 1, f"{len(found)} runs had {text!r} on stdin"
+        return found[0]
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

@@ -71,16 +71,16 @@ def test_answer(server, official):
 
 def test_a_request_without_a_model_gets_the_default(server, official):
     response = requests.post(server.url + "/v1/chat/completions", json={"messages": [
-        {"role": "user", "content": "Say hi"}]}, timeout=30)
+        {"role": "user", "content": "Say hi, no model named"}]}, timeout=30)
     check("createChatCompletion", response, official, "CreateChatCompletionResponse")
-    argv = server.calls()[-1]["argv"]
+    argv = server.call_with("Say hi, no model named")["argv"]
     assert argv[argv.index("--model") + 1] == "haiku"
 
 
 def test_prompt_reaches_the_cli_on_stdin_only(server):
     prompt = '--settings={"hooks":{}} --version [stub:success]'
     assert chat(server, prompt).status_code == 200
-    call = server.calls()[-1]
+    call = server.call_with(prompt)
     assert call["stdin"] == prompt
     assert not any("--settings=" in arg or "stub:success" in arg for arg in call["argv"])
     assert call["cwd_entries"] == []
@@ -93,7 +93,7 @@ def test_multi_turn_reaches_the_cli_as_a_transcript(server, official):
     response = requests.post(server.url + "/v1/chat/completions", json={"model": "haiku", "messages": messages},
                              timeout=30)
     check("createChatCompletion", response, official, "CreateChatCompletionResponse")
-    call = server.calls()[-1]
+    call = server.call_with("What is my name? [stub:multi_turn]")
     assert call["system_prompt"] == "You are terse."
     assert [(r["type"], r["message"]["content"][0]["text"]) for r in call["history"]] == [
         ("user", "Hi, I'm Bob."), ("assistant", "Hello Bob!")]
@@ -215,8 +215,11 @@ def test_structured_streams_match_both_schemas(server, official, name):
 
 
 def test_an_image_reaches_the_cli_as_a_stream_json_message(server):
-    requests.post(server.url + "/v1/chat/completions", json=scenario("image"), timeout=30)
-    call = server.calls()[-1]
+    body = json.loads(json.dumps(scenario("image")))
+    body["messages"][0]["content"][0]["text"] += " (which run is mine)"
+    response = requests.post(server.url + "/v1/chat/completions", json=body, timeout=30)
+    assert response.status_code == 200
+    call = server.call_with("(which run is mine)")
     assert call["argv"][call["argv"].index("--input-format") + 1] == "stream-json"
     message = json.loads(call["stdin"])
     assert [b["type"] for b in message["message"]["content"]] == ["text", "image"]

@@ -11,7 +11,7 @@ from typing import Callable
 
 from proxy.cli import CliInput
 from proxy.config import Settings
-from proxy.messages import to_cli_input
+from proxy.api.openai_chat_input import to_cli_input
 
 
 @dataclasses.dataclass(frozen=True)

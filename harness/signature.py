@@ -15,9 +15,9 @@ import os
 import re
 
 from harness.record_scenarios import SCENARIOS
-from proxy.answer import Answer
+from proxy.answer import Answer, replay, settle
 from proxy.config import Settings
-from proxy.failures import Outcome, classify
+from proxy.errors import ProxyError
 
 NOT_JSON = "(not json)"
 MODEL_ID = re.compile(r"^claude-[a-z0-9][a-z0-9.\-]*(\[1m\])?$")
@@ -64,7 +64,7 @@ def load(fixtures, version):
 def signature(recording):
     """Return the Signature of one recording."""
     events = parse(recording)
-    outcome, said = verdict(recording, events)
+    outcome, said = verdict(recording)
     bodies = [r["body"] for r in recording["upstream_requests"] if isinstance(r.get("body"), dict)]
     return Signature(
         returncode=recording["returncode"],
@@ -159,36 +159,18 @@ def normalise(stderr, version=None):
     return text.strip()
 
 
-def verdict(recording, events):
-    """Return ((status, type, code), text): the proxy's error and message, or 200, finish reason and answer.
+def verdict(recording):
+    """Return ((status, type, code), text): the proxy's error and message, or 200, stop reason and answer.
 
-    The events go through the proxy's own Answer, as proxy/chat.py feeds them, and a failed run
-    through proxy.failures.classify.
+    The recorded stdout goes through the proxy's own Answer and settle, as the run driver feeds them.
     """
-    plan = _plan(recording["scenario"])
-    extra = {"plan": plan} if plan is not None else {}
-    answer = Answer(recording["input"]["model"], **extra)
-    other = []
-    for entry, event in zip(recording["stdout"], events):
-        if event is None:
-            other.extend([entry["line"]] if entry["line"].strip() else [])
-            continue
-        answer.read(event)
-        if answer.complete:
-            break
-    if answer.ends_run or _succeeded(answer):
-        return (200, "answer", answer.openai_finish_reason), normalise(answer.content or "")
-    error = classify(Outcome(result=answer.result, error_category=answer.error_category,
-                             returncode=recording["returncode"], stderr=recording["stderr"], other_output=other,
-                             model=answer.model, **extra))
-    return (error.status, error.type, error.code), normalise(error.message, recording.get("cli_version"))
-
-
-def _succeeded(answer):
-    # Answer.succeeded also judges structured output; older proxies only had the result's is_error.
-    if hasattr(type(answer), "succeeded"):
-        return answer.succeeded
-    return answer.result is not None and not answer.result.get("is_error")
+    answer = Answer(recording["input"]["model"], plan=_plan(recording["scenario"]))
+    other = replay(answer, [entry["line"] for entry in recording["stdout"]])
+    try:
+        settle(answer, recording["returncode"], recording["stderr"], other)
+    except ProxyError as error:
+        return (error.status, error.type, error.code), normalise(error.message, recording.get("cli_version"))
+    return (200, "answer", answer.stop_reason), normalise(answer.content)
 
 
 def _plan(name):
@@ -197,6 +179,6 @@ def _plan(name):
     request = getattr(scenario, "request", None)
     if request is None:
         return None
-    from proxy.messages import to_cli_input  # only scenarios built from requests need it
+    from proxy.api.openai_chat_input import to_cli_input  # only scenarios built from requests need it
 
     return to_cli_input(request, Settings())[1]

@@ -1,23 +1,24 @@
-"""Build the model's answer from the CLI's stream-json events, and shape it as OpenAI objects.
+"""The model's answer, read from the CLI's stream-json events: neutral, no API's wire format.
 
 Pure: events in, data out. Only the first model turn of a run is the answer; the CLI's own
 follow-up turns (such as its automatic continuation after max_tokens) are never forwarded.
+`settle` is the one place that decides whether a finished run gave an answer or an error.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 
-from . import tools
+from . import failures, tools
+from .cli import parse_line
 
-FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-                  "tool_use": "tool_use", "refusal": "content_filter", "pause_turn": "stop"}
+# Stop reasons are the Messages API's: end_turn, max_tokens, stop_sequence, tool_use (the
+# client's functions were called), refusal, pause_turn.
 
 
 @dataclasses.dataclass
 class Delta:
-    """A piece of the answer, ready to forward."""
+    """A piece of the answer, ready to forward: text, or thinking."""
 
     content: str = ""
     reasoning: str = ""
@@ -29,17 +30,18 @@ class StopMatcher:
     def __init__(self, stops=()):
         self.stops = [s for s in stops if s]
         self.pending = ""
-        self.hit = False
+        self.hit = None  # the stop sequence that ended the text
 
     def feed(self, text):
         """Return the part of text that can be forwarded now."""
         if not self.stops or self.hit:
             return "" if self.hit else text
         buffer = self.pending + text
-        found = [i for i in (buffer.find(s) for s in self.stops) if i >= 0]
+        found = [(i, s) for s in self.stops for i in [buffer.find(s)] if i >= 0]
         if found:
-            self.hit, self.pending = True, ""
-            return buffer[:min(found)]
+            at, self.hit = min(found, key=lambda f: f[0])
+            self.pending = ""
+            return buffer[:at]
         keep = max((n for s in self.stops for n in range(1, len(s)) if buffer.endswith(s[:n])), default=0)
         self.pending = buffer[len(buffer) - keep:] if keep else ""
         return buffer[:len(buffer) - keep]
@@ -59,7 +61,7 @@ class Answer:
         self.plan = plan if plan is not None and plan.schema is not None else None  # structured output asked
         self.started = False  # the model's first message has begun
         self.turn_over = False  # its first message has ended: later turns are the CLI's own
-        self.finish_reason = None
+        self.model_stop = None  # the stop reason the model gave for its first turn
         self.text = []
         self.reasoning = []
         self.turn_usage = {}
@@ -67,7 +69,6 @@ class Answer:
         self.error_category = None  # the CLI's own class of an API failure (rate_limit, ...)
         self.tool_called = False  # the model called a tool the CLI would answer itself
         self.output_error = None  # why the CLI last refused the model's structured output
-        self.tool_calls = []
         self.abandoned = False  # the CLI withdrew text it had streamed (a broken stream)
 
     @property
@@ -77,7 +78,7 @@ class Answer:
         At a stop sequence; at max_tokens, where the CLI would ask the model to continue; and at a
         tool call, which the CLI would answer itself (it has no tools) and call the model again.
         """
-        return self.result is None and (self.stopper.hit or self.finish_reason == "length" or self.tool_called)
+        return self.result is None and bool(self.stopper.hit or self.model_stop == "max_tokens" or self.tool_called)
 
     @property
     def succeeded(self):
@@ -87,8 +88,9 @@ class Answer:
             return False
         if not self.result.get("is_error"):
             return self.plan is None or self.result.get("structured_output") is not None
+        ended_in_text = self.stopper.hit or self.model_stop in ("end_turn", "stop_sequence", "pause_turn")
         return bool(self.plan and self.plan.text_allowed and self.result.get("subtype") == "error_max_turns"
-                    and self.finish_reason == "stop")
+                    and ended_in_text)
 
     @property
     def complete(self):
@@ -96,26 +98,73 @@ class Answer:
         return self.result is not None or self.ends_run
 
     @property
-    def openai_finish_reason(self):
+    def needs_exit(self):
+        """True when the run may have failed: only the CLI's exit status can settle it."""
+        return not (self.ends_run or self.succeeded)
+
+    @property
+    def tool_calls(self):
+        """The client's functions the model called, as [{"name", "arguments"}] the CLI accepted."""
+        if self.plan and self.plan.kind == "tools" and self.succeeded:
+            return tools.calls_of(self.result.get("structured_output"))
+        return []
+
+    @property
+    def structured(self):
+        """The JSON value of an accepted JSON answer (response_format), else None."""
+        if self.plan and self.plan.kind == "json" and self.succeeded:
+            return tools.value_of(self.result["structured_output"], self.plan)
+        return None
+
+    @property
+    def stop_reason(self):
+        """Why the answer ended: end_turn, max_tokens, stop_sequence, tool_use or refusal."""
         if self.tool_calls:
-            return "tool_calls"
-        # A call of a tool the client did not offer ends the answer like a stop does.
-        return "stop" if self.finish_reason in (None, "tool_use") else self.finish_reason
+            return "tool_use"
+        if self.stopper.hit:
+            return "stop_sequence"
+        # A call of a tool the client did not offer ends the answer like the end of a turn.
+        if self.model_stop in (None, "tool_use", "pause_turn", "stop_sequence"):
+            return "end_turn"
+        return self.model_stop
+
+    @property
+    def stop_sequence(self):
+        return self.stopper.hit
+
+    @property
+    def content(self):
+        """The answer's text (for a JSON answer, its JSON text)."""
+        if self.plan and self.plan.kind == "json" and self.succeeded:
+            return json.dumps(self.structured, ensure_ascii=False)
+        return "".join(self.text)
+
+    @property
+    def cost(self):
+        return (self.result or {}).get("total_cost_usd")
+
+    def counts(self):
+        """Return the token counts: input, output, cache reads and writes, thinking (the Messages API's names)."""
+        counts = (self.result or {}).get("usage") if self.result and not self.result.get("is_error") else None
+        counts = counts or self.turn_usage
+        return {"input_tokens": counts.get("input_tokens") or 0,
+                "output_tokens": counts.get("output_tokens") or 0,
+                "cache_read_input_tokens": counts.get("cache_read_input_tokens") or 0,
+                "cache_creation_input_tokens": counts.get("cache_creation_input_tokens") or 0,
+                "thinking_tokens": (counts.get("output_tokens_details") or {}).get("thinking_tokens") or 0}
 
     def read(self, event):
         """Take one CLI event; return the Deltas it adds to the answer."""
         kind = event.get("type")
         if kind == "result":
             self.result = event
-            if self.plan and self.plan.kind == "tools" and self.succeeded:
-                self.tool_calls = tools.to_tool_calls(event.get("structured_output"), new_call_id)
             return self._finish_text()
         if kind == "assistant" and event.get("is_api_error_message"):
             self.error_category = event.get("error") or "unknown"
         elif kind == "assistant" and self.started and not self.turn_over and self._calls_a_foreign_tool(event):
             # The CLI prints the whole tool call before the turn's message_delta, and runs it (as an
             # unknown tool) and calls the model again at once: the answer ends here.
-            self.finish_reason, self.turn_over, self.tool_called = "tool_use", True, True
+            self.model_stop, self.turn_over, self.tool_called = "tool_use", True, True
             return self._finish_text()
         if kind == "user":
             self._read_tool_results(event)
@@ -143,9 +192,8 @@ class Answer:
                 return [Delta(reasoning=delta.get("thinking", ""))]
         elif kind == "message_delta":
             self.turn_usage.update(event.get("usage") or {})
-            reason = (event.get("delta") or {}).get("stop_reason")
-            self.finish_reason = FINISH_REASONS.get(reason, "stop") if reason else self.finish_reason
-            return self._finish_text() if self.finish_reason == "length" else []
+            self.model_stop = (event.get("delta") or {}).get("stop_reason") or self.model_stop
+            return self._finish_text() if self.model_stop == "max_tokens" else []
         elif kind == "message_stop":
             self.turn_over = True
         return []
@@ -165,8 +213,6 @@ class Answer:
         if self.plan and self.plan.kind == "json":
             return []  # a JSON answer's content is the accepted JSON alone, not text around it
         forward = self.stopper.feed(text)
-        if self.stopper.hit:
-            self.finish_reason = "stop"
         if forward:
             self.text.append(forward)
             return [Delta(content=forward)]
@@ -179,60 +225,27 @@ class Answer:
             return [Delta(content=rest)]
         return []
 
-    @property
-    def content(self):
-        """The answer's text; for a JSON answer, the JSON; null when it is only tool calls."""
-        if self.plan and self.plan.kind == "json" and self.succeeded:
-            return tools.to_content(self.result["structured_output"], self.plan)
-        text = "".join(self.text)
-        return None if self.tool_calls and not text else text
 
-    @property
-    def cost(self):
-        return (self.result or {}).get("total_cost_usd")
-
-    def usage(self):
-        """Return OpenAI usage: prompt tokens count cache reads and writes, as the API bills them."""
-        counts = (self.result or {}).get("usage") if self.result and not self.result.get("is_error") else None
-        counts = counts or self.turn_usage
-        cached = counts.get("cache_read_input_tokens") or 0
-        prompt = (counts.get("input_tokens") or 0) + (counts.get("cache_creation_input_tokens") or 0) + cached
-        completion = counts.get("output_tokens") or 0
-        reasoning = (counts.get("output_tokens_details") or {}).get("thinking_tokens") or 0
-        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-                "prompt_tokens_details": {"cached_tokens": cached},
-                "completion_tokens_details": {"reasoning_tokens": reasoning}}
+def replay(answer, lines):
+    """Feed recorded stdout lines to answer until it is complete; return the lines that were not events."""
+    other = []
+    for line in lines:
+        event = parse_line(line)
+        if event is None:
+            other.extend([line.rstrip()] if line.strip() else [])
+            continue
+        answer.read(event)
+        if answer.complete:
+            break
+    return other
 
 
-def new_call_id():
-    return "call_" + uuid.uuid4().hex[:24]
+def settle(answer, returncode=None, stderr="", other_output=()):
+    """Return the answer of a finished run, or raise the ProxyError its failure is classified as.
 
-
-def new_id():
-    return "chatcmpl-" + uuid.uuid4().hex
-
-
-def completion(answer, completion_id, created, reasoning=False):
-    """Return the chat.completion object for a finished answer (with its thinking if reasoning)."""
-    message = {"role": "assistant", "content": answer.content, "refusal": None}
-    if answer.tool_calls:
-        message["tool_calls"] = answer.tool_calls
-    if reasoning and answer.reasoning:
-        message["reasoning_content"] = "".join(answer.reasoning)
-    return {
-        "id": completion_id, "object": "chat.completion", "created": created, "model": answer.model,
-        "choices": [{"index": 0, "logprobs": None, "finish_reason": answer.openai_finish_reason,
-                     "message": message}],
-        "usage": answer.usage(),
-    }
-
-
-def chunk(completion_id, created, model, delta=None, finish_reason=None, usage=None):
-    """Return one chat.completion.chunk; with usage and no delta, the final usage chunk."""
-    choices = [] if usage is not None and delta is None else [
-        {"index": 0, "delta": delta or {}, "logprobs": None, "finish_reason": finish_reason}]
-    body = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": choices}
-    if usage is not None:
-        body["usage"] = usage
-    return body
+    returncode, stderr and other_output (stdout lines that were not events) are needed only when
+    answer.needs_exit: a successful result or an answer the proxy ended is the whole answer.
+    """
+    if not answer.needs_exit:
+        return answer
+    raise failures.classify(failures.Outcome.of(answer, returncode, stderr, other_output))

@@ -185,11 +185,8 @@ class CliRun:
                 continue
             if line is EOF:
                 return
-            try:
-                event = json.loads(line)
-            except ValueError:
-                event = None
-            if isinstance(event, dict):
+            event = parse_line(line)
+            if event is not None:
                 yield event
             elif line.strip():
                 self.other_output.append(line.decode("utf-8", "replace").rstrip())
@@ -251,6 +248,15 @@ class CliRun:
                 thread.join(timeout=1)
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def parse_line(line):
+    """Return a stdout line of the CLI as its JSON event (a dict), or None when it is not one."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
 
 
 def _exit_watch(pid):

@@ -1,9 +1,13 @@
-"""The proxy's errors: each class knows its HTTP status and its OpenAI error type and code."""
+"""The proxy's errors: each class knows its HTTP status and what kind of failure it is.
+
+The kind is spelled as OpenAI's error `type` and `code`, the richest of the vocabularies; each
+front door turns an error into its own API's envelope (proxy/api/).
+"""
 from __future__ import annotations
 
 
 class ProxyError(Exception):
-    """An error the client sees as {"error": {"message", "type", "param", "code"}}."""
+    """An error a client sees as its API's error envelope, with this status and these headers."""
 
     status = 500
     type = "server_error"
@@ -17,9 +21,6 @@ class ProxyError(Exception):
         self.code = code or self.code
         self.headers = headers or {}
 
-    def envelope(self):
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-
 
 class InvalidRequest(ProxyError):
     status, type, code = 400, "invalid_request_error", None
@@ -31,8 +32,7 @@ class ContextLengthExceeded(InvalidRequest):
 
 class Unauthorized(ProxyError):
     status, type, code = 401, "invalid_request_error", "invalid_api_key"
-    default_message = ("Incorrect API key provided. Send the proxy's key (PROXY_API_KEY) as "
-                       "'Authorization: Bearer <key>'.")
+    default_message = "Incorrect API key provided. Send the proxy's key (PROXY_API_KEY)."
 
 
 class NotFound(ProxyError):
@@ -41,6 +41,10 @@ class NotFound(ProxyError):
 
 class MethodNotAllowed(ProxyError):
     status, type, code = 405, "invalid_request_error", "method_not_allowed"
+
+
+class PayloadTooLarge(InvalidRequest):
+    status = 413
 
 
 class UnsupportedMediaType(ProxyError):
@@ -79,3 +83,8 @@ class Timeout(ProxyError):
     status, type, code = 504, "timeout_error", "timeout"
     default_message = ("The Claude CLI did not answer within CLAUDE_TIMEOUT; it was stopped. "
                        "Retry, or raise CLAUDE_TIMEOUT for long answers.")
+
+
+class ClientGone(ProxyError):
+    status, code = 499, "client_closed_request"
+    default_message = "The client closed the connection."

@@ -33,6 +33,13 @@ class Outcome:
     plan: object = None  # the tools.Plan of a run that asked for structured output
     abandoned: bool = False  # the CLI withdrew text it had already streamed
 
+    @classmethod
+    def of(cls, answer, returncode, stderr="", other_output=()):
+        """Return the Outcome of a run whose events an answer.Answer has read."""
+        return cls(result=answer.result, error_category=answer.error_category, returncode=returncode,
+                   stderr=stderr, other_output=list(other_output), model=answer.model,
+                   output_error=answer.output_error, plan=answer.plan, abandoned=answer.abandoned)
+
     @property
     def status(self):
         return (self.result or {}).get("api_error_status")

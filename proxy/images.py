@@ -1,8 +1,8 @@
 """Fetch remote image URLs, where the operator allows it, so they reach the CLI inline.
 
-Off by default (CLAUDE_IMAGE_FETCH). When on, only http(s) URLs whose host resolves to public
-addresses are fetched, from the address that was checked (no second lookup to rebind), with no
-redirects followed, within a size limit and a timeout.
+Off by default (CLAUDE_IMAGE_FETCH), and the translation refuses remote URLs. When on, only
+http(s) URLs whose host resolves to public addresses are fetched, from the address that was
+checked (no second lookup to rebind), with no redirects followed, within a size limit and a timeout.
 """
 from __future__ import annotations
 
@@ -18,23 +18,14 @@ from .errors import InvalidRequest
 MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 
-def inline_remote_images(body, settings):
-    """Replace the request's http(s) image URLs by data: URLs, fetching them; return the body.
-
-    With fetching off the URLs are left as they are, for the translation to refuse.
-    """
-    if not settings.image_fetch:
-        return body
-    for index, message in enumerate(body.get("messages") or ()):
-        if message.get("role") != "user" or not isinstance(message.get("content"), list):
-            continue
-        for number, part in enumerate(message["content"]):
-            url = (part.get("image_url") or {}).get("url", "") if part.get("type") == "image_url" else ""
-            if url.startswith(("http://", "https://")):
-                param = f"messages[{index}].content[{number}]"
-                media_type, data = fetch(url, settings.image_max_bytes, settings.image_timeout, param)
-                part["image_url"] = dict(part["image_url"], url=f"data:{media_type};base64,{data}")
-    return body
+def resolve(ask, settings):
+    """Fetch the http(s) images of a conversation.Ask (noted only when the operator allows fetching)
+    and make them inline base64 images."""
+    for block, param in ask.remote_images:
+        media_type, data = fetch(block["source"]["url"], settings.image_max_bytes, settings.image_timeout, param)
+        block["source"] = {"type": "base64", "media_type": media_type, "data": data}
+    ask.remote_images = []
+    return ask
 
 
 def fetch(url, max_bytes, timeout, param):

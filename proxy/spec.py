@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import functools
-import pathlib
+import importlib.resources
 
 import jsonschema
 import yaml
@@ -11,7 +11,8 @@ from referencing.jsonschema import DRAFT202012
 
 from .errors import InvalidRequest
 
-SPEC_PATH = pathlib.Path(__file__).resolve().parent.parent / "openapi.yaml"
+# Package data: in a checkout a link to the top-level openapi.yaml, in an installed wheel a copy of it.
+SPEC_PATH = importlib.resources.files("proxy") / "openapi.yaml"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 ROOT = "urn:openapi"
 
@@ -24,7 +25,7 @@ class Spec:
     """openapi.yaml, loaded once."""
 
     def __init__(self, path=SPEC_PATH):
-        with open(path, encoding="utf-8") as f:
+        with path.open(encoding="utf-8") as f:
             self.document = yaml.safe_load(f)
         self.registry = Registry().with_resource(ROOT, DRAFT202012.create_resource(self.document))
         self.operations = {

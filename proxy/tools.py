@@ -6,9 +6,9 @@ that input (and asks the model again when it does not match, as --max-turns allo
 
 - tools: the schema is {"tool_calls": [{"name": <function>, "arguments": <its parameters>}, ...]};
   the functions and how to call them are described in the system prompt; the calls the CLI accepts
-  become OpenAI tool_calls. With tool_choice "auto" the model may answer in text instead.
-- response_format json_schema / json_object: the schema is the client's; the accepted input is the
-  answer's content.
+  become the client's tool calls. With tool_choice "auto" the model may answer in text instead.
+- a JSON answer (response_format, text.format): the schema is the client's; the accepted input is
+  the answer's content.
 
 Earlier calls and their results reach the model as a StructuredOutput tool_use and a tool_result
 holding the results in call order.
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-
-from .errors import InvalidRequest
 
 STRUCTURED_TOOL = "StructuredOutput"
 RETRY_TURNS = 3  # the model's first answer and two corrections, when an answer must be structured
@@ -36,57 +34,24 @@ class Plan:
     wrapped: bool = False  # json: the client's schema was not an object and sits under "value"
 
 
-def plan(body):
-    """Return the Plan for the request's tools or response_format, or None for plain text."""
-    functions = _functions(body)
-    choice = _choice(body, functions)
-    response_format = body.get("response_format") or {"type": "text"}
-    if functions and response_format["type"] != "text" and choice != "none":
-        raise InvalidRequest("tools and a JSON response_format cannot be combined in one request; send one of "
-                             "them.", param="response_format")
-    if functions:
-        return _tool_plan(functions, _allowed(body, functions), choice, body.get("parallel_tool_calls", True))
-    if response_format["type"] == "json_schema":
-        schema = response_format["json_schema"].get("schema") or {"type": "object"}
-        if schema.get("type") == "object":
-            return Plan("json", schema, RETRY_TURNS)
-        return Plan("json", {"type": "object", "properties": {"value": schema}, "required": ["value"],
-                             "additionalProperties": False}, RETRY_TURNS, wrapped=True)
-    if response_format["type"] == "json_object":
-        return Plan("json", {"type": "object"}, RETRY_TURNS)
-    return None
+def plan_json(schema=None):
+    """Return the Plan for a JSON answer: matching schema (any JSON Schema), or any JSON object."""
+    schema = schema or {"type": "object"}
+    if schema.get("type") == "object":
+        return Plan("json", schema, RETRY_TURNS)
+    return Plan("json", {"type": "object", "properties": {"value": schema}, "required": ["value"],
+                         "additionalProperties": False}, RETRY_TURNS, wrapped=True)
 
 
-def _functions(body):
-    tools = body.get("tools") or [{"type": "function", "function": f} for f in body.get("functions") or ()]
-    for number, tool in enumerate(tools):
-        if tool.get("type") != "function":
-            raise InvalidRequest(f"Tools of type {tool.get('type')!r} are not supported; send function tools.",
-                                 param=f"tools[{number}]")
-    return {t["function"]["name"]: t["function"] for t in tools}
+def plan_tools(functions, choice="auto", allowed=None, parallel=True):
+    """Return the Plan for the client's functions.
 
-
-def _choice(body, functions):
-    """Return "none", "auto", "required" or the one function name the model must call."""
-    choice = body.get("tool_choice", body.get("function_call"))
-    if choice is None:
-        return "auto" if functions else "none"
-    if isinstance(choice, str):
-        return choice
-    if choice.get("type") == "allowed_tools":
-        return choice["allowed_tools"]["mode"]
-    name = (choice.get("function") or {}).get("name") or choice.get("name")
-    if name not in functions:
-        raise InvalidRequest(f"tool_choice names the function {name!r}, which is not in tools.", param="tool_choice")
-    return name
-
-
-def _allowed(body, functions):
-    choice = body.get("tool_choice")
-    if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
-        names = {(t.get("function") or {}).get("name") for t in choice["allowed_tools"]["tools"]}
-        return {n: f for n, f in functions.items() if n in names}
-    return functions
+    functions maps each name to {"name", "description", "parameters"}; choice is "auto",
+    "required", "none" or the one function's name the model must call; allowed (names) limits
+    what "auto" and "required" may call.
+    """
+    allowed = {n: f for n, f in functions.items() if allowed is None or n in allowed}
+    return _tool_plan(functions, allowed, choice, parallel)
 
 
 def _tool_plan(functions, allowed, choice, parallel):
@@ -127,17 +92,10 @@ def describe(functions, instructions):
     return "\n\n".join(parts)
 
 
-def call_block(tool_calls, ident):
-    """Return an assistant's earlier tool_calls as the StructuredOutput tool_use they answer to."""
-    calls = []
-    for call in tool_calls:
-        function = call.get("function") or {}
-        try:
-            arguments = json.loads(function.get("arguments") or "{}")
-        except ValueError:
-            arguments = function.get("arguments")
-        calls.append({"name": function.get("name"), "arguments": arguments})
-    return {"type": "tool_use", "id": ident, "name": STRUCTURED_TOOL, "input": {"tool_calls": calls}}
+def call_block(calls, ident):
+    """Return earlier calls [{"name", "arguments"}] as the StructuredOutput tool_use they answer to."""
+    return {"type": "tool_use", "id": ident, "name": STRUCTURED_TOOL,
+            "input": {"tool_calls": [{"name": c["name"], "arguments": c["arguments"]} for c in calls]}}
 
 
 def result_block(results, ident):
@@ -145,14 +103,11 @@ def result_block(results, ident):
     return {"type": "tool_result", "tool_use_id": ident, "content": json.dumps(results, ensure_ascii=False)}
 
 
-def to_tool_calls(structured, new_id):
-    """Return OpenAI tool_calls for an accepted {"tool_calls": [...]} input."""
-    return [{"id": new_id(), "type": "function",
-             "function": {"name": call["name"], "arguments": json.dumps(call["arguments"], ensure_ascii=False)}}
-            for call in (structured or {}).get("tool_calls") or ()]
+def calls_of(structured):
+    """Return the calls [{"name", "arguments"}] of an accepted {"tool_calls": [...]} input."""
+    return [{"name": call["name"], "arguments": call["arguments"]} for call in (structured or {}).get("tool_calls") or ()]
 
 
-def to_content(structured, plan):
-    """Return the JSON text of an accepted json answer."""
-    value = structured["value"] if plan.wrapped else structured
-    return json.dumps(value, ensure_ascii=False)
+def value_of(structured, plan):
+    """Return the JSON value of an accepted json answer."""
+    return structured["value"] if plan.wrapped else structured

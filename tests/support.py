@@ -32,3 +32,18 @@ def sse_events(data):
             payload = block[6:]
             out.append(payload if payload == "[DONE]" else json.loads(payload))
     return out
+
+
+def settled(name, plan=None):
+    """Return (answer, error) for a recording, read and settled as the run driver does (error None on success)."""
+    from proxy.answer import Answer, replay, settle
+    from proxy.errors import ProxyError
+
+    rec = recording(name)
+    answer = Answer(rec["input"]["model"], plan=plan)
+    other = replay(answer, [line["line"] for line in rec["stdout"]])
+    try:
+        settle(answer, rec["returncode"], rec["stderr"], other)
+    except ProxyError as error:
+        return answer, error
+    return answer, None

@@ -2,7 +2,9 @@
 import pytest
 
 from tests.support import events
-from proxy.answer import Answer, StopMatcher, chunk, completion
+from proxy.answer import Answer, StopMatcher, settle
+from proxy.api.openai_chat import chunk, completion, finish_reason, usage
+from proxy.errors import ProxyError
 
 
 def read_all(name, stop=None):
@@ -18,7 +20,7 @@ def test_text_is_assembled_from_the_deltas():
     answer, forwarded = read_all("success")
     assert answer.content == "Hello! How can I help you today?"
     assert len([d for d in forwarded if d.content]) == 4
-    assert answer.finish_reason == "stop" and answer.result["is_error"] is False
+    assert finish_reason(answer) == "stop" and answer.result["is_error"] is False
 
 
 def test_model_names_the_model_that_answered():
@@ -30,7 +32,7 @@ def test_usage_counts_cache_reads_and_writes_as_prompt_tokens():
     answer, _ = read_all("cached")
     counts = answer.result["usage"]
     prompt = counts["input_tokens"] + 100 + 20
-    assert answer.usage() == {
+    assert usage(answer) == {
         "prompt_tokens": prompt, "completion_tokens": counts["output_tokens"],
         "total_tokens": prompt + counts["output_tokens"],
         "prompt_tokens_details": {"cached_tokens": 100}, "completion_tokens_details": {"reasoning_tokens": 0}}
@@ -47,13 +49,13 @@ def test_max_tokens_ends_the_answer_at_the_first_turn():
     answer, _ = read_all("max_tokens")
     assert answer.complete and answer.result is None
     assert answer.content == "This answer is cut"
-    assert answer.finish_reason == "length"
+    assert finish_reason(answer) == "length"
 
 
 def test_a_tool_call_ends_the_answer_before_the_cli_answers_it():
     answer, _ = read_all("tool_call")
     assert answer.complete and answer.ends_run and answer.result is None
-    assert answer.content == "" and answer.openai_finish_reason == "stop"
+    assert answer.content == "" and finish_reason(answer) == "stop"
 
 
 def test_api_error_keeps_its_category_and_sends_no_text():
@@ -64,7 +66,7 @@ def test_api_error_keeps_its_category_and_sends_no_text():
 
 def test_stop_sequence_cuts_the_answer():
     answer, _ = read_all("success", stop=["help"])
-    assert answer.content == "Hello! How can I " and answer.finish_reason == "stop"
+    assert answer.content == "Hello! How can I " and finish_reason(answer) == "stop"
     assert answer.complete and answer.result is None
 
 
@@ -88,7 +90,7 @@ def test_completion_and_chunks_have_the_openai_shape(check):
     body = completion(answer, "chatcmpl-1", 7)
     check("createChatCompletion", 200, body, "CreateChatCompletionResponse")
     assert body["choices"][0]["message"] == {"role": "assistant", "content": answer.content, "refusal": None}
-    usage_chunk = chunk("chatcmpl-1", 7, "m", usage=answer.usage())
+    usage_chunk = chunk("chatcmpl-1", 7, "m", usage=usage(answer))
     assert usage_chunk["choices"] == [] and usage_chunk["usage"]["total_tokens"] > 0
 
 
@@ -99,6 +101,7 @@ def test_withdrawn_text_fails_the_answer_even_if_a_retry_succeeds():
     assert answer.abandoned and not answer.succeeded
     answer.result = dict(answer.result, is_error=False)
     assert not answer.succeeded
-    from proxy.failures import Outcome, classify
-    error = classify(Outcome(answer.result, None, 0, "", [], "haiku", abandoned=True))
+    with pytest.raises(ProxyError) as caught:
+        settle(answer, 0)
+    error = caught.value
     assert (error.status, error.code) == (502, "upstream_error") and "broke off" in error.message

@@ -6,12 +6,15 @@ import time
 
 import pytest
 
-from tests.support import CLAUDE
+from tests.support import CLAUDE, events, recording
 from proxy import cli
 from proxy.cli import CliInput, CliRun
 from proxy.errors import CliUnavailable, Timeout
 
-SUCCESS = '{"type":"result","is_error":false,"result":"ok"}\n'
+
+def stdout_of(name):
+    """The stdout a recorded run printed, as the CLI wrote it."""
+    return "".join(line["line"] + "\n" for line in recording(name)["stdout"])
 
 
 @pytest.fixture
@@ -28,7 +31,7 @@ def spawned(fp):
                     files={n: open(os.path.join(workdir, n)).read() for n in os.listdir(workdir) if n != "cwd"},
                     new_session=kwargs.get("start_new_session"))
 
-    fp.register([CLAUDE, fp.any()], stdout=SUCCESS, callback=callback)
+    fp.register([CLAUDE, fp.any()], stdout=stdout_of("success"), callback=callback)
     return seen
 
 
@@ -102,10 +105,16 @@ def test_environment_is_built_from_an_allow_list(settings, spawned, monkeypatch)
     assert env["CLAUDE_CODE_DISABLE_CLAUDE_MDS"] == "1"
 
 
+def test_events_are_the_json_lines_the_cli_prints(settings, fp):
+    fp.register([CLAUDE, fp.any()], stdout=stdout_of("success"))
+    run, printed, returncode = run_to_end(settings, CliInput(prompt="hi", model="haiku"))
+    assert printed == events("success") and run.other_output == [] and returncode == 0
+
+
 def test_events_skip_lines_that_are_not_json(settings, fp):
-    fp.register([CLAUDE, fp.any()], stdout="Warning: something\n" + SUCCESS)
-    run, events, returncode = run_to_end(settings, CliInput(prompt="hi", model="haiku"))
-    assert events == [json.loads(SUCCESS)] and run.other_output == ["Warning: something"]
+    fp.register([CLAUDE, fp.any()], stdout=stdout_of("text_output"))
+    run, printed, _ = run_to_end(settings, CliInput(prompt="hi", model="haiku"))
+    assert printed == [] and run.other_output == [line["line"] for line in recording("text_output")["stdout"]]
 
 
 def test_missing_cli_is_reported_with_its_path(settings):
@@ -150,7 +159,9 @@ def test_deadline_kills_the_whole_process_group(settings, forking_cli):
 def test_close_reaps_a_running_cli_at_once(settings, forking_cli):
     script, pids = forking_cli
     run = CliRun(settings.replace(claude_path=str(script), timeout=60), CliInput(prompt="hi", model="haiku"))
+    deadline = time.monotonic() + 30
     while not pids.exists() or not pids.read_text().strip():
+        assert time.monotonic() < deadline, "the stand-in CLI never started"
         time.sleep(0.01)
     started = time.monotonic()
     run.close()

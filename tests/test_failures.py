@@ -1,8 +1,7 @@
 """Each recorded CLI failure becomes the right OpenAI error, and no gateway address leaks."""
 import pytest
 
-from tests.support import events, recording
-from proxy.answer import Answer
+from tests.support import settled
 from proxy.failures import Outcome, classify, clean
 
 CASES = {
@@ -20,25 +19,23 @@ CASES = {
 }
 
 
-def outcome_of(name):
-    rec = recording(name)
-    answer = Answer(rec["input"]["model"])
-    for event in events(name):
-        answer.read(event)
-    return Outcome(answer.result, answer.error_category, rec["returncode"], rec["stderr"], [], answer.model)
+def error_of(name):
+    answer, error = settled(name)
+    assert error is not None, f"{name} settled as an answer"
+    return error
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_recorded_failure_is_classified(name):
     status, kind, code, words = CASES[name]
-    error = classify(outcome_of(name))
+    error = error_of(name)
     assert (error.status, error.type, error.code) == (status, kind, code)
     assert words.lower() in error.message.lower()
     assert "127.0.0.1" not in error.message
 
 
 def test_not_found_names_the_model_param():
-    assert classify(outcome_of("not_found")).param == "model"
+    assert error_of("not_found").param == "model"
 
 
 @pytest.mark.parametrize("returncode, stderr, other, expected", [
@@ -49,7 +46,8 @@ def test_not_found_names_the_model_param():
     (127, "", [], "exited with status 127 without an answer."),
 ])
 def test_runs_without_a_result_report_how_the_cli_ended(returncode, stderr, other, expected):
-    error = classify(Outcome(None, None, returncode, stderr, other, "haiku"))
+    error = classify(Outcome(result=None, error_category=None, returncode=returncode, stderr=stderr,
+                             other_output=other, model="haiku"))
     assert error.status == 502 and error.code == "cli_failed"
     assert expected in error.message
 

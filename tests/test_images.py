@@ -6,8 +6,8 @@ import threading
 import pytest
 
 from proxy import images
+from proxy.api.openai_chat_input import to_cli_input
 from proxy.errors import InvalidRequest
-from tests.support import CLAUDE
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 
@@ -30,7 +30,7 @@ def test_remote_urls_are_refused_by_default(client, fp):
 def test_non_public_hosts_are_never_fetched(settings, url, monkeypatch):
     monkeypatch.setattr(images.socket, "create_connection", lambda *a, **k: pytest.fail("connected"))
     with pytest.raises(InvalidRequest) as caught:
-        images.inline_remote_images(body_with(url), settings.replace(image_fetch=True))
+        to_cli_input(body_with(url), settings.replace(image_fetch=True))
     assert "non-public" in caught.value.message
 
 
@@ -63,24 +63,23 @@ def image_server(monkeypatch):
 
 
 def test_an_allowed_image_is_inlined(settings, image_server):
-    body = images.inline_remote_images(body_with(image_server + "/cat.png"), settings.replace(image_fetch=True))
-    url = body["messages"][0]["content"][1]["image_url"]["url"]
-    assert url == "data:image/png;base64," + base64.b64encode(PNG).decode()
+    cli_input, _ = to_cli_input(body_with(image_server + "/cat.png"), settings.replace(image_fetch=True))
+    assert cli_input.input_blocks[1]["source"] == {"type": "base64", "media_type": "image/png",
+                                                   "data": base64.b64encode(PNG).decode()}
 
 
 @pytest.mark.parametrize("path, words", [("/big.png", "larger than 1000 bytes"), ("/page", "not a PNG"),
                                          ("/moved", "HTTP 302 (redirects are not followed)")])
 def test_fetching_is_bounded(settings, image_server, path, words):
     with pytest.raises(InvalidRequest) as caught:
-        images.inline_remote_images(body_with(image_server + path),
-                                    settings.replace(image_fetch=True, image_max_bytes=1000))
+        to_cli_input(body_with(image_server + path), settings.replace(image_fetch=True, image_max_bytes=1000))
     assert words in caught.value.message
 
 
-def test_a_fetched_image_reaches_the_cli(app, fp, image_server):
+def test_a_fetched_image_reaches_the_cli(app, fp, replay, image_server):
     app.config["SETTINGS"] = app.config["SETTINGS"].replace(image_fetch=True)
-    seen = {}
-    fp.register([CLAUDE, fp.any()], stdout='{"type":"result","is_error":false,"result":"ok"}\n',
-                callback=lambda process: seen.update(argv=process.args))
-    app.test_client().post("/v1/chat/completions", json=body_with(image_server + "/cat.png"))
-    assert "--input-format" in seen["argv"]
+    replay("image")
+    response = app.test_client().post("/v1/chat/completions", json=body_with(image_server + "/cat.png"))
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["choices"][0]["message"]["content"] == "Hello! How can I help you today?"
+    assert "--input-format" in fp.calls[-1]

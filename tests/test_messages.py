@@ -2,7 +2,7 @@
 import pytest
 
 from proxy.errors import InvalidRequest
-from proxy.messages import to_cli_input
+from proxy.api.openai_chat_input import to_cli_input
 
 
 def ask(settings, messages, **fields):

@@ -6,18 +6,18 @@ import pytest
 
 from harness.record_scenarios import CITY, PNG, ROUND_TRIP, TIME, WEATHER
 from proxy import tools
-from proxy.answer import Answer
+from proxy.api.openai_chat import finish_reason, tool_calls
+from proxy.api.openai_chat_input import plan as chat_plan, to_cli_input
 from proxy.cli import build_command, stdin_bytes
+from proxy.conversation import AFTER_RESULTS
 from proxy.errors import InvalidRequest
-from proxy.failures import Outcome, classify
-from proxy.messages import AFTER_RESULTS, to_cli_input
-from tests.support import events, recording, sse_events
+from tests.support import settled, sse_events
 
 ASK = {"model": "haiku", "messages": [{"role": "user", "content": "Weather in Paris?"}]}
 
 
 def plan_of(**fields):
-    return tools.plan(ASK | fields)
+    return chat_plan(ASK | fields)
 
 
 def branches(plan):
@@ -85,7 +85,7 @@ def test_response_format_becomes_the_schema(response_format, schema, wrapped):
 def test_cli_is_given_the_schema_and_turns(settings, tmp_path):
     cli_input, _ = to_cli_input(ASK | {"tools": [WEATHER], "tool_choice": "required"}, settings)
     argv, _, _ = build_command(settings, cli_input, str(tmp_path))
-    assert json.loads(argv[argv.index("--json-schema") + 1]) == tools.plan(
+    assert json.loads(argv[argv.index("--json-schema") + 1]) == chat_plan(
         ASK | {"tools": [WEATHER], "tool_choice": "required"}).schema
     assert argv[argv.index("--max-turns") + 1] == "3" and "--input-format" not in argv
 
@@ -136,13 +136,7 @@ def test_a_remote_image_url_is_refused(settings):
 # --- answers over the recordings ------------------------------------------------------------------
 
 def answer_of(name):
-    rec = recording(name)
-    answer = Answer(rec["input"]["model"], plan=tools.plan(scenario_request(name)))
-    for event in events(name):
-        answer.read(event)
-        if answer.complete:
-            break
-    return answer
+    return settled(name, plan=chat_plan(scenario_request(name)))[0]
 
 
 def scenario_request(name):
@@ -158,11 +152,12 @@ def scenario_request(name):
 ])
 def test_accepted_calls_become_tool_calls(name, calls):
     answer = answer_of(name)
-    assert answer.succeeded and answer.openai_finish_reason == "tool_calls"
-    assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in answer.tool_calls] == calls
-    assert all(c["id"].startswith("call_") and c["type"] == "function" for c in answer.tool_calls)
-    assert len({c["id"] for c in answer.tool_calls}) == len(calls)
-    for call in answer.tool_calls:
+    shaped = tool_calls(answer)
+    assert answer.succeeded and finish_reason(answer) == "tool_calls"
+    assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in shaped] == calls
+    assert all(c["id"].startswith("call_") and c["type"] == "function" for c in shaped)
+    assert len({c["id"] for c in shaped}) == len(calls)
+    for call in shaped:
         parameters = {"get_weather": WEATHER, "get_time": TIME}[call["function"]["name"]]["function"]["parameters"]
         jsonschema.validate(json.loads(call["function"]["arguments"]), parameters)
 
@@ -174,7 +169,7 @@ def test_text_before_the_call_is_the_content():
 def test_auto_text_answer_is_an_answer():
     answer = answer_of("tools_text")
     assert answer.succeeded and answer.tool_calls == []
-    assert answer.content == "Hello! How can I help you today?" and answer.openai_finish_reason == "stop"
+    assert answer.content == "Hello! How can I help you today?" and finish_reason(answer) == "stop"
 
 
 def test_round_trip_answer_is_text():
@@ -187,7 +182,7 @@ def test_round_trip_answer_is_text():
     ("json_object", {})])
 def test_json_answers_are_the_content(name, content):
     answer = answer_of(name)
-    assert answer.succeeded and json.loads(answer.content) == content and answer.openai_finish_reason == "stop"
+    assert answer.succeeded and json.loads(answer.content) == content and finish_reason(answer) == "stop"
 
 
 @pytest.mark.parametrize("name, words", [
@@ -195,11 +190,8 @@ def test_json_answers_are_the_content(name, content):
     ("json_invalid", "JSON answer in 3 attempt(s); the last was refused with: Output does not match required schema"),
 ])
 def test_output_the_cli_refused_is_a_clear_error(name, words):
-    answer = answer_of(name)
+    answer, error = settled(name, plan=chat_plan(scenario_request(name)))
     assert not answer.succeeded
-    rec = recording(name)
-    error = classify(Outcome(answer.result, answer.error_category, rec["returncode"], rec["stderr"], [],
-                             answer.model, answer.output_error, answer.plan))
     assert (error.status, error.code) == (502, "invalid_model_output")
     assert words in error.message
 

@@ -80,14 +80,14 @@ def test_option_like_text_is_only_text(client, upstream, prompt):
     assert not pathlib.Path("/tmp/claude-proxy-pwned").exists()
 
 
-def test_a_tool_call_from_the_model_runs_nothing(client, upstream, stub):
+def test_a_tool_call_from_the_model_runs_nothing(client, upstream, stub, server):
     marker = pathlib.Path("/tmp/claude-proxy-pwned")
     marker.unlink(missing_ok=True)
     stub.expect(Reply(kind="tool_use", text="Let me check.", tool_calls=[("Bash", {"command": f"touch {marker}"})]))
     answer = client.chat.completions.create(model="haiku", messages=[{"role": "user", "content": "Go"}])
     assert answer.choices[0].message.content == "Let me check."
     assert answer.choices[0].finish_reason == "stop"
-    time.sleep(0.5)
+    assert server.runs_ended()
     assert not marker.exists()
     [post] = upstream.posts  # the proxy ended the run before the CLI could call the model again
     assert post["body"]["tools"] == []
@@ -127,11 +127,11 @@ def server_version(claude):
     return subprocess.run([claude, "--version"], capture_output=True, text=True).stdout.split()[0]
 
 
-def test_the_users_hooks_mcp_servers_and_claude_md_stay_out(client, upstream, home):
+def test_the_users_hooks_mcp_servers_and_claude_md_stay_out(client, upstream, home, server):
     from tests.integration.conftest import SENTINEL
 
     client.chat.completions.create(model="haiku", messages=[{"role": "user", "content": "hi"}])
     [post] = upstream.posts
     assert post["body"]["tools"] == [] and SENTINEL not in json.dumps(post["body"])
-    time.sleep(0.5)
+    assert server.runs_ended()
     assert not (home / "settings-hook-ran").exists() and not (home / "mcp-server-ran").exists()

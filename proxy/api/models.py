@@ -1,12 +1,12 @@
-"""The model list and the health check."""
+"""GET /v1/models and /v1/models/{model}: the models the CLI can be asked for."""
 from __future__ import annotations
 
 import re
 
 from flask import current_app
 
-from . import errors
-from .http import json_response
+from .. import errors
+from ..http import json_response
 
 # The aliases the CLI resolves to its latest models (`claude --help`, --model); full claude-* ids
 # pass through to the API unchanged.
@@ -29,14 +29,3 @@ def retrieve_model(model):
         return json_response(_model(model))
     raise errors.NotFound(f"The model {model!r} does not exist. Use one of {', '.join(ALIASES)} or a full "
                           "claude-* model id.", param="model", code="model_not_found")
-
-
-def health():
-    settings = current_app.config["SETTINGS"]
-    version = current_app.extensions["cli_version"]
-    body = {"status": "ok" if version else "unavailable", "model": settings.model, "effort": settings.effort,
-            "cli_version": version, "cli_path": settings.claude_path}
-    if not version:
-        body["message"] = (f"The Claude CLI at CLAUDE_PATH={settings.claude_path!r} cannot be run. Install it "
-                           "(npm install -g @anthropic-ai/claude-code) or set CLAUDE_PATH.")
-    return json_response(body, 200 if version else 503)

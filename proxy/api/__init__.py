@@ -1,0 +1,33 @@
+"""The front doors: one module per API, each owning its requests, the wire shape of its answers,
+its error envelope and the header its clients send the key in."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from . import models, openai, openai_chat
+
+
+@dataclasses.dataclass(frozen=True)
+class FrontDoor:
+    name: str
+    views: dict  # operationId -> view function
+    error_response: Callable  # ProxyError -> response in this API's envelope
+    presented_key: Callable  # request headers -> the key the client sent ("" if none)
+    unauthorized: str  # what a client without the right key is told
+    paths: tuple = ()  # path prefixes whose unknown routes answer in this door's envelope
+
+
+OPENAI = FrontDoor("openai", {"createChatCompletion": openai_chat.create_chat_completion,
+                              "listModels": models.list_models, "retrieveModel": models.retrieve_model},
+                   openai.error_response, openai.bearer, openai.UNAUTHORIZED)
+DOORS = (OPENAI,)
+BY_OPERATION = {operation_id: door for door in DOORS for operation_id in door.views}
+
+
+def door_for(request):
+    """Return the front door a request came through (by its route, else its path); OpenAI's by default."""
+    door = BY_OPERATION.get(request.endpoint)
+    if door is None:
+        door = next((d for d in DOORS if d.paths and request.path.startswith(d.paths)), OPENAI)
+    return door
