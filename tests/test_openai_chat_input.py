@@ -1,4 +1,4 @@
-"""OpenAI requests become CLI input: system prompt, transcript, prompt, model and limits."""
+"""OpenAI chat requests become CLI input: system prompt, transcript, prompt, model and limits."""
 import pytest
 
 from proxy.errors import InvalidRequest
