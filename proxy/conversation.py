@@ -32,8 +32,8 @@ class Ask:
     """What a client asks of one run, in no API's terms.
 
     messages are (role, blocks) with role "user" or "assistant" and Messages API blocks: text,
-    image, tool_use (id, name, input) and tool_result (tool_use_id, content; optionally the
-    function's name where the client gives it instead of an id).
+    image, tool_use (id, name, input) and tool_result (tool_use_id, content as text or text
+    blocks, is_error; optionally the function's name where the client gives it instead of an id).
     """
 
     system: list
@@ -127,10 +127,12 @@ def to_turns(messages, structured=False):
         for block in results:
             name = names.get(block.get("tool_use_id")) or block.get("name")
             if structured and pending:
-                pending[1].append({"name": name, "content": _result_text(block)})
+                pending[1].append({"name": name, "content": _result_text(block),
+                                   **({"is_error": True} if block.get("is_error") else {})})
             else:
                 ident = block.get("tool_use_id") or name or "call"
-                _add(turns, "user", [text_block(f"[Result of tool call {ident}]\n{_result_text(block)}")])
+                failed = " (failed)" if block.get("is_error") else ""
+                _add(turns, "user", [text_block(f"[Result of tool call {ident}{failed}]\n{_result_text(block)}")])
         if not others and results:
             continue
         if pending:
