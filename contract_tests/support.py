@@ -35,6 +35,12 @@ def fake_cli_processes(server):
     return pids
 
 
+def _text_of(content):
+    if isinstance(content, str):
+        return content
+    return "\n".join(block.get("text", "") for block in content or () if isinstance(block, dict))
+
+
 def process_tree():
     """Map each pid to the pids of its live (not zombie) children."""
     children = {}
@@ -87,7 +93,7 @@ class Server:
             try:
                 if requests.get(self.url + "/health", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or the worker still starting
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
@@ -112,9 +118,9 @@ class Server:
             time.sleep(0.05)
 
     def call_with(self, text):
-        """The one run whose stdin held text (tests use text of their own, so as to find their own run)."""
-        found = [call for call in self.calls() if text in call["stdin"]]
-        assert len(found) == 1, f"{len(found)} runs had {text!r} on stdin"
+        """The one run whose prompt held text (tests use text of their own, so as to find their own run)."""
+        found = [call for call in self.calls() if text in _text_of(call["prompt"])]
+        assert len(found) == 1, f"{len(found)} runs had {text!r} in their prompt"
         return found[0]
 
     def stop(self):

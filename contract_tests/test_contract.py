@@ -81,7 +81,7 @@ def test_prompt_reaches_the_cli_on_stdin_only(server):
     prompt = '--settings={"hooks":{}} --version [stub:success]'
     assert chat(server, prompt).status_code == 200
     call = server.call_with(prompt)
-    assert call["stdin"] == prompt
+    assert call["prompt"] == prompt
     assert not any("--settings=" in arg or "stub:success" in arg for arg in call["argv"])
     assert call["cwd_entries"] == []
 
@@ -97,7 +97,7 @@ def test_multi_turn_reaches_the_cli_as_a_transcript(server, official):
     assert call["system_prompt"] == "You are terse."
     assert [(r["type"], r["message"]["content"][0]["text"]) for r in call["history"]] == [
         ("user", "Hi, I'm Bob."), ("assistant", "Hello Bob!")]
-    assert call["stdin"] == "What is my name? [stub:multi_turn]"
+    assert call["prompt"] == "What is my name? [stub:multi_turn]"
 
 
 @pytest.mark.parametrize("name", sorted(ERRORS))
@@ -221,5 +221,4 @@ def test_an_image_reaches_the_cli_as_a_stream_json_message(server):
     assert response.status_code == 200
     call = server.call_with("(which run is mine)")
     assert call["argv"][call["argv"].index("--input-format") + 1] == "stream-json"
-    message = json.loads(call["stdin"])
-    assert [b["type"] for b in message["message"]["content"]] == ["text", "image"]
+    assert [b["type"] for b in call["prompt"]] == ["text", "image"]

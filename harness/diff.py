@@ -70,6 +70,7 @@ BREAKS = {
     "classification": "always",
     "argv rejected": "always",
     "more upstream requests": "always",
+    "host details reach the model": "always",
     "event vanished": "relied",
     "field removed": "relied",
     "field type": "relied",
@@ -121,6 +122,8 @@ def compare_scenario(name, a, b):
     for kind in sorted(set(a.events) & set(b.events)):
         out += _fields(name, kind, a.events[kind], b.events[kind])
     out += _fields(name, "upstream request", a.request_shape, b.request_shape)
+    for detail in sorted(b.host_details - a.host_details):
+        out.append(_change(name, "host details reach the model", f"the upstream request carries the host's {detail}"))
     for beta in sorted(a.betas ^ b.betas):
         out.append(_change(name, "beta " + ("added" if beta in b.betas else "removed"), beta))
     return out

@@ -4,10 +4,11 @@
 Usage: fake_claude.py --fixtures DIR [--pace 1.0] [--log FILE] -- <claude args...>
 
 The recording is the one named by the `[stub:NAME]` marker on stdin, or else in the --resume file
-(default "success", or "json_schema" when asked for structured output). Its
-stdout lines come out at their recorded times (times pace; pace 0 means at once), then its
-stderr, then its exit code. A recording that was killed sleeps until it is killed, and one that
-died by a signal kills itself with that signal.
+(default "success", or "json_schema" when asked for structured output); a run without
+--no-session-persistence is the proxy's start-up capture ("seeds"), and writes the transcript the
+real CLI wrote next to the one it resumed. Its stdout lines come out at their recorded times
+(times pace; pace 0 means at once), then its stderr, then its exit code. A recording that was
+killed sleeps until it is killed, and one that died by a signal kills itself with that signal.
 """
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ import sys
 import time
 
 MARKER = re.compile(r"\[stub:([a-z_]+)\]")
-FREE_VALUES = ("--model", "--effort", "--system-prompt-file", "--resume", "--max-turns", "--json-schema",
-               "--input-format")  # values may differ
-OPTIONAL = ("--effort", "--resume", "--json-schema", "--input-format")  # may be absent or present, with their value
+FREE_VALUES = ("--model", "--effort", "--system-prompt-file", "--resume", "--resume-session-at",
+               "--max-turns")  # values may differ
+OPTIONAL = ("--effort", "--resume", "--resume-session-at")  # may be absent or present, with their value
 
 
 def main(argv=None):
@@ -43,7 +44,10 @@ def main(argv=None):
     stdin = sys.stdin.buffer.read().decode("utf-8", "replace")
     # The marker is in the prompt; a conversation that ends with function results has it earlier.
     markers = MARKER.findall(stdin) or MARKER.findall(_file_after(args, "--resume"))
-    name = markers[-1] if markers else ("json_schema" if "--json-schema" in args else "success")
+    name = markers[-1] if markers else ("json_schema" if '"jsonSchema"' in stdin else "success")
+    capture = "--no-session-persistence" not in args and "--resume" in args
+    if capture:
+        name = "seeds"
     if options.log:
         _log(options.log, args, stdin, name)
     path = os.path.join(options.fixtures, f"{name}.json")
@@ -54,7 +58,15 @@ def main(argv=None):
     problem = argv_mismatch(args, [recording["argv"], recording.get("proxy_argv") or recording["argv"]])
     if problem:
         return _fail(f"fake claude: argv does not match recording {name!r}: {problem}")
+    if capture:
+        _write_transcript(recording, os.path.dirname(_value(args, "--resume")))
     return replay(recording, options.pace)
+
+
+def _write_transcript(recording, workdir):
+    """Write the transcript the recorded CLI wrote next to the one it resumed, in this run's directory."""
+    with open(os.path.join(workdir, "written.jsonl"), "w", encoding="utf-8") as f:
+        f.write("".join(line.replace("<workdir>", workdir) + "\n" for line in recording["written_transcript"]))
 
 
 def argv_mismatch(args, recorded):
@@ -132,12 +144,19 @@ def _write(stream, data):
 
 def _log(path, args, stdin, name):
     cwd = os.getcwd()
+    lines = [_json_or_text(line) for line in stdin.splitlines() if line.strip()]
+    records = _history(_value(args, "--resume"))
+    records = records if isinstance(records, list) else []
     entry = {
         "argv": args, "stdin": stdin, "cwd": cwd, "cwd_entries": sorted(os.listdir(cwd)),
         "env": {k: v for k, v in os.environ.items()
                 if k.startswith(("ANTHROPIC_", "CLAUDE_")) or k in ("HOME", "PATH")},
         "system_prompt": _read(_value(args, "--system-prompt-file")),
-        "history": _history(_value(args, "--resume")),
+        "prompt": next((line["message"]["content"] for line in lines
+                        if isinstance(line, dict) and line.get("type") == "user"), None),
+        "control": [line["request"] for line in lines if isinstance(line, dict) and line.get("type") == "control_request"],
+        "history": [r for r in records if isinstance(r, dict) and r.get("type") in ("user", "assistant")],
+        "seeds": [r for r in records if isinstance(r, dict) and r.get("type") == "attachment"],
         "scenario": name,
     }
     with open(path, "a", encoding="utf-8") as f:

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -21,9 +22,10 @@ import threading
 import time
 
 from harness.install_cli import REPO, ensure_cli, installed_version
-from harness.record_scenarios import SCENARIOS
+from harness.record_scenarios import SCENARIOS, Scenario
 from harness.stub_upstream import SCENARIOS as STUB_REPLIES, StubUpstream
-from proxy.cli import prepare, stdin_bytes
+from proxy import seeds as seeding
+from proxy.command import environment, prepare, stdin_bytes
 from proxy.config import Settings
 
 PINNED = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "PINNED"),
@@ -40,15 +42,64 @@ class TooSlow(RuntimeError):
     """A recording ran past CAP seconds."""
 
 
-def record(claude, version, scenario):
-    """Run one scenario against a fresh stub and return its recording as a dict."""
+SETTINGS = dict(max_retries=0)
+CAPTURE = "seeds"  # the recording of the run that captures the CLI's environment records
+
+
+def record(claude, version, scenario, seeds):
+    """Run one scenario against a fresh stub, its transcript headed by seeds; return its recording."""
     cli_input = scenario.cli_input()
-    workdir, cwd, argv, env = prepare(Settings(claude_path=claude, max_retries=0), cli_input, "claude-record-")
-    home = tempfile.mkdtemp(prefix="claude-home-")
+    workdir, cwd, argv, env = prepare(Settings(claude_path=claude, **SETTINGS), cli_input, seeds, "claude-record-")
     try:
         proxy_argv = list(argv)
         if scenario.change_argv:
             argv = scenario.change_argv(argv)
+        run, requests = _run(argv, env, cwd, stdin_bytes(cli_input), scenario)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "cli_version": version, "scenario": scenario.name, "description": scenario.description,
+        "recorded_with": "harness/record.py", "machine": machine(),
+        "input": dataclasses.asdict(cli_input),
+        "argv": _placeholders(argv[1:], workdir),
+        "proxy_argv": _placeholders(proxy_argv[1:], workdir),
+        **run,
+        "upstream_requests": [_request(r) for r in requests],
+        "host_details_seen": host_details(requests, workdir),
+    }
+
+
+def record_seeds(claude, version):
+    """Run the CLI as the proxy does at start-up to capture its environment records; return (Seeds, recording)."""
+    workdir = tempfile.mkdtemp(prefix="claude-record-")
+    try:
+        argv, cwd, stdin = seeding.capture_command(Settings(claude_path=claude, **SETTINGS), workdir)
+        scenario = Scenario(CAPTURE, "The run the proxy makes at start-up: it resumes a two-turn conversation "
+                                     "without --no-session-persistence, so that the CLI writes its own environment "
+                                     "records next to it.")
+        run, requests = _run(argv, environment(Settings(**SETTINGS)), cwd, stdin, scenario)
+        found = seeding.captured(workdir)
+        written = [_placeholders_in(line, workdir) for path in sorted(os.listdir(workdir))
+                   if path.endswith(".jsonl") and path != "seed.jsonl"
+                   for line in open(os.path.join(workdir, path), encoding="utf-8").read().splitlines()]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return found, {
+        "cli_version": version, "scenario": CAPTURE, "description": scenario.description,
+        "recorded_with": "harness/record.py", "machine": machine(),
+        "input": {"model": Settings().model, "message": [{"type": "text", "text": "Hello"}]},
+        "argv": _placeholders(argv[1:], workdir), "proxy_argv": _placeholders(argv[1:], workdir),
+        **run,
+        "upstream_requests": [_request(r) for r in requests],
+        "written_transcript": written,
+        "captured": [a for a in found.attachments] if found else None,
+    }
+
+
+def _run(argv, env, cwd, stdin, scenario):
+    """Run the CLI against a fresh stub in a fresh HOME; return (the run, the requests the stub received)."""
+    home = tempfile.mkdtemp(prefix="claude-home-")
+    try:
         with StubUpstream() as stub:
             if scenario.upstream:
                 stub.expect(STUB_REPLIES[scenario.upstream])
@@ -57,21 +108,21 @@ def record(claude, version, scenario):
             env.update(HOME=home, ANTHROPIC_BASE_URL=stub.url, ANTHROPIC_API_KEY="sk-test")
             if not scenario.logged_in:
                 del env["ANTHROPIC_API_KEY"]
-            run = run_cli(argv, env, cwd, stdin_bytes(cli_input), scenario)
-            requests = [_request(r) for r in stub.requests]
+            return run_cli(argv, env, cwd, stdin, scenario), list(stub.requests)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
-    return {
-        "cli_version": version, "scenario": scenario.name, "description": scenario.description,
-        "recorded_with": "harness/record.py",
-        "input": dataclasses.asdict(cli_input) | {"history": list(cli_input.history),
-                                                  "input_blocks": list(cli_input.input_blocks or ())},
-        "argv": _placeholders(argv[1:], workdir),
-        "proxy_argv": _placeholders(proxy_argv[1:], workdir),
-        **run,
-        "upstream_requests": requests,
-    }
+
+
+def host_details(requests, workdir):
+    """Name the details of this host that reached the upstream: the kernel release, the run's directory."""
+    sent = json.dumps([r["body"] for r in requests], ensure_ascii=False)
+    found = {"kernel release": platform.release(), "working directory": workdir}
+    return sorted(name for name, value in found.items() if value and value in sent)
+
+
+def machine():
+    """The recording machine's cores and load: timings recorded on a busy machine are not comparable."""
+    return {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)}
 
 
 def run_cli(argv, env, cwd, stdin, scenario):
@@ -127,7 +178,11 @@ def _signal_group(proc, sig):
 
 
 def _placeholders(args, workdir):
-    return [a.replace(workdir, "<workdir>") for a in args]
+    return [_placeholders_in(a, workdir) for a in args]
+
+
+def _placeholders_in(text, workdir):
+    return text.replace(workdir, "<workdir>")
 
 
 def _request(request):
@@ -168,19 +223,23 @@ def main(argv=None):
         parser.error(f"{claude} --version failed")
     out = os.path.join(args.out, f"cli-{version}")
     os.makedirs(out, exist_ok=True)
-    for scenario in SCENARIOS:
-        if args.only and scenario.name not in args.only:
-            continue
-        try:
-            rec = record(claude, version, scenario)
-        except TooSlow as exc:
-            print(f"STOPPED: {exc}", file=sys.stderr)
-            return 1
-        with open(os.path.join(out, f"{scenario.name}.json"), "w", encoding="utf-8") as f:
-            json.dump(rec, f, indent=1, sort_keys=True, ensure_ascii=False)
-            f.write("\n")
-        print(_summary(rec), flush=True)
+    try:
+        seeds, rec = record_seeds(claude, version)
+        _write(out, rec)
+        for scenario in SCENARIOS:
+            if not args.only or scenario.name in args.only:
+                _write(out, record(claude, version, scenario, seeds))
+    except TooSlow as exc:
+        print(f"STOPPED: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _write(out, rec):
+    with open(os.path.join(out, f"{rec['scenario']}.json"), "w", encoding="utf-8") as f:
+        json.dump(rec, f, indent=1, sort_keys=True, ensure_ascii=False)
+        f.write("\n")
+    print(_summary(rec), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from proxy.cli import CliInput
+from proxy.command import CliInput
 from proxy.config import Settings
 from proxy.api.openai_chat_input import to_cli_input
 
@@ -35,23 +35,17 @@ class Scenario:
     def cli_input(self):
         if self.request is not None:
             return to_cli_input(self.request, Settings())[0]
-        return CliInput(prompt=f"{self.prompt} [stub:{self.name}]", model=self.model,
+        return CliInput(model=self.model, message=({"type": "text", "text": f"{self.prompt} [stub:{self.name}]"},),
                         system_prompt=self.system_prompt, history=self.history, effort=self.effort,
                         max_output_tokens=self.max_output_tokens)
 
 
-def _turn(kind, n, parent, text):
-    return {"type": kind, "uuid": f"{kind[0].upper()}{n}", "parentUuid": parent,
-            "timestamp": f"2026-01-01T00:00:0{n}.000Z",
-            "message": {"role": kind, "content": [{"type": "text", "text": text}]}}
+def _turn(role, text):
+    return role, ({"type": "text", "text": text},)
 
 
-BOB = (
-    _turn("user", 1, None, "Hi, I'm Bob."),
-    _turn("assistant", 2, "U1", "Hello Bob!"),
-    _turn("user", 3, "A2", "I like tea."),
-    _turn("assistant", 4, "U3", "Noted."),
-)
+BOB = (_turn("user", "Hi, I'm Bob."), _turn("assistant", "Hello Bob!"), _turn("user", "I like tea."),
+       _turn("assistant", "Noted."))
 
 
 def _without_verbose(argv):
@@ -59,7 +53,10 @@ def _without_verbose(argv):
 
 
 def _text_output(argv):
-    # --include-partial-messages goes too: with it the CLI refuses text output as a usage error.
+    # --include-partial-messages goes too: with it the CLI refuses text output as a usage error; so does
+    # stream-json input, which then reads the proxy's stdin lines as a plain prompt.
+    argv = list(argv)
+    del argv[argv.index("--input-format"):argv.index("--input-format") + 2]
     i = argv.index("--output-format") + 1
     return [a for a in argv[:i] + ["text"] + argv[i + 1:] if a != "--include-partial-messages"]
 
@@ -101,6 +98,24 @@ ROUND_TRIP = {"model": "haiku", "tools": [WEATHER, TIME], "messages": [
     {"role": "tool", "tool_call_id": "call_1", "content": "18C, sunny"},
     {"role": "tool", "tool_call_id": "call_2", "content": "14:05"}]}
 
+
+def _results(name, then=None):
+    """A conversation whose last messages answer one get_weather call (then, optionally, the user's text)."""
+    messages = [{"role": "user", "content": f"Weather in Paris? [stub:{name}]"},
+                {"role": "assistant", "content": "Let me check.", "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get_weather",
+                                                                      "arguments": '{"city":"Paris"}'}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "18C, sunny"}]
+    return {"model": "haiku", "tools": [WEATHER], "messages": messages + (
+        [{"role": "user", "content": then}] if then else [])}
+
+
+IMAGE_HISTORY = {"model": "haiku", "messages": [
+    {"role": "user", "content": [{"type": "text", "text": "What is in this image? [stub:image_history]"},
+                                 {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]},
+    {"role": "assistant", "content": "A single pixel."},
+    {"role": "user", "content": "What colour is it? [stub:image_history]"}]}
+
 TOOL_SCENARIOS = (
     _tools("tools_call", "tool_choice auto: the model calls get_weather through StructuredOutput."),
     _tools("tools_parallel", "tool_choice auto: the model makes two calls in one answer."),
@@ -112,9 +127,13 @@ TOOL_SCENARIOS = (
                                    "then calls a function (--max-turns 3).", tool_choice="required"),
     _tools("tools_named", "tool_choice names get_time: only that function can be called.",
            tool_choice={"type": "function", "function": {"name": "get_time"}}),
-    Scenario("tools_round_trip", "The history holds two calls and their results; the model answers in text. "
-                                 "The results are the last message, so the CLI puts its 'No response requested.' "
-                                 "before the proxy's prompt.", request=ROUND_TRIP),
+    Scenario("tools_round_trip", "The conversation ends with the results of two calls, sent as the user message "
+                                 "after a transcript cut at the calls (--resume-session-at); the model answers "
+                                 "in text.", request=ROUND_TRIP),
+    Scenario("tools_result", "The conversation ends with the result of one call; the model answers in text.",
+             request=_results("tools_result")),
+    Scenario("tools_result_then_text", "The result of one call, then the user's own text in the same turn.",
+             request=_results("tools_result_then_text", "Thanks! Now in Fahrenheit?")),
     _json("json_schema", "response_format json_schema: the model answers through StructuredOutput.",
           {"type": "json_schema", "json_schema": {"name": "city", "strict": True, "schema": CITY}}),
     _json("json_schema_retry", "response_format json_schema: the first answer does not match, the CLI asks "
@@ -126,7 +145,9 @@ TOOL_SCENARIOS = (
     _json("json_invalid", "response_format json_schema: no answer matches within --max-turns 3.",
           {"type": "json_schema", "json_schema": {"name": "city", "schema": CITY}}),
     _json("json_object", "response_format json_object.", {"type": "json_object"}),
-    Scenario("image", "A user message with text and a base64 PNG, sent with --input-format stream-json.",
+    Scenario("image_history", "An image in an earlier user turn: it reaches the model in the transcript.",
+             request=IMAGE_HISTORY),
+    Scenario("image", "A user message with text and a base64 PNG, sent as stream-json content blocks.",
              request={"model": "haiku", "messages": [{"role": "user", "content": [
                  {"type": "text", "text": "What is in this image? [stub:image]"},
                  {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]}]}),

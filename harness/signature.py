@@ -47,6 +47,7 @@ class Signature:
     request_paths: set
     request_shape: dict  # key path of the request bodies -> set of JSON types
     betas: set
+    host_details: set  # details of the recording host (kernel release, run directory) sent upstream
 
 
 def load(fixtures, version):
@@ -79,6 +80,7 @@ def signature(recording):
         request_paths={r["path"] for r in recording["upstream_requests"]},
         request_shape=merge(key_paths(b) for b in bodies),
         betas={b for r in recording["upstream_requests"] for b in (r.get("anthropic_beta") or "").split(",") if b},
+        host_details=set(recording.get("host_details_seen") or ()),
     )
 
 

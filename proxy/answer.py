@@ -70,6 +70,7 @@ class Answer:
         self.tool_called = False  # the model called a tool the CLI would answer itself
         self.output_error = None  # why the CLI last refused the model's structured output
         self.abandoned = False  # the CLI withdrew text it had streamed (a broken stream)
+        self.control_error = None  # the CLI refused a control request the proxy sent (its message)
 
     @property
     def ends_run(self):
@@ -84,13 +85,16 @@ class Answer:
     def succeeded(self):
         """True when the run gave an answer: a successful result, or (tool_choice "auto") a text answer
         that the CLI then found missing its structured output."""
-        if self.result is None or self.abandoned:
+        if self.result is None or self.abandoned or self.control_error:
             return False
-        if not self.result.get("is_error"):
-            return self.plan is None or self.result.get("structured_output") is not None
+        structured = self.result.get("structured_output") is not None
+        if not self.result.get("is_error") and (self.plan is None or structured):
+            return True
+        # A text answer where text is allowed: the CLI then either asked for structured output in a
+        # turn it was not allowed (error_max_turns) or, after function results, did not ask at all.
         ended_in_text = self.stopper.hit or self.model_stop in ("end_turn", "stop_sequence", "pause_turn")
-        return bool(self.plan and self.plan.text_allowed and self.result.get("subtype") == "error_max_turns"
-                    and ended_in_text)
+        text_answer = not self.result.get("is_error") or self.result.get("subtype") == "error_max_turns"
+        return bool(self.plan and self.plan.text_allowed and ended_in_text and text_answer)
 
     @property
     def complete(self):
@@ -159,6 +163,8 @@ class Answer:
         if kind == "result":
             self.result = event
             return self._finish_text()
+        if kind == "control_response" and (event.get("response") or {}).get("subtype") == "error":
+            self.control_error = event["response"].get("error") or "error"
         if kind == "assistant" and event.get("is_api_error_message"):
             self.error_category = event.get("error") or "unknown"
         elif kind == "assistant" and self.started and not self.turn_over and self._calls_a_foreign_tool(event):

@@ -1,11 +1,10 @@
-"""Own the Claude CLI subprocess: argv, environment, private working directory, deadline and kill.
+"""Own the Claude CLI subprocess: start it as command.py describes, read it, deadline and kill.
 
-Nothing else in the proxy imports subprocess. The prompt always goes through stdin; what a client
-sends reaches the CLI only as stdin text or as the content of files this module names itself.
+Nothing else in the proxy imports subprocess. Every run is its own session (process group), in
+its own private directory, and whatever ends it, close() reaps the whole group.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import queue
@@ -13,118 +12,22 @@ import select
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 
+from .command import INHERITED_ENV, prepare, stdin_bytes
 from .errors import CliUnavailable, Timeout
 
-# The CLI is run for one model answer and nothing else: no built-in tools, no MCP servers but the
-# (empty) ones named here, no settings files (so no hooks), no slash commands, no transcript on disk.
-BASE_FLAGS = (
-    "-p",
-    "--output-format", "stream-json", "--verbose", "--include-partial-messages",
-    "--tools", "",
-    "--strict-mcp-config",
-    "--setting-sources", "",
-    "--disable-slash-commands",
-    "--no-session-persistence",
-)
-
-# Variables the CLI may need to find its login, its network and its locale. Everything else in the
-# proxy's environment (CLAUDE_CODE_EFFORT_LEVEL, which beats --effort, among others) stays out.
-INHERITED_ENV = (
-    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
-    "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_CUSTOM_HEADERS",
-    "CLAUDE_CONFIG_DIR", "CLAUDE_CODE_OAUTH_TOKEN",
-    "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "AWS_REGION", "AWS_PROFILE",
-    "ANTHROPIC_VERTEX_PROJECT_ID", "CLOUD_ML_REGION", "GOOGLE_APPLICATION_CREDENTIALS",
-    "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy",
-    "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE",
-)
-FIXED_ENV = {
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    "DISABLE_AUTOUPDATER": "1",
-    "CLAUDE_CODE_DISABLE_CLAUDE_MDS": "1",
-    "CLAUDE_CODE_DISABLE_AUTO_MEMORY": "1",
-    # A failed stream is reported, never silently replaced by a non-streamed retry: text already
-    # forwarded to a client cannot be withdrawn.
-    "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
-}
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 EOF = object()
-
-
-@dataclasses.dataclass(frozen=True)
-class CliInput:
-    """What one CLI run is asked: built from a client request by translate, run by this module."""
-
-    prompt: str
-    model: str
-    system_prompt: str | None = None
-    history: tuple = ()  # transcript records, written to a .jsonl file given to --resume
-    effort: str | None = None
-    max_output_tokens: int | None = None
-    input_blocks: tuple | None = None  # the prompt as content blocks (images): sent as stream-json
-    json_schema: str | None = None  # the StructuredOutput tool's input schema, as JSON text
-    max_turns: int = 1
-
-
-def build_command(settings, cli_input, workdir):
-    """Return (argv, env, files) for a run in workdir; files maps a name in workdir to its content."""
-    argv = [settings.claude_path, *BASE_FLAGS, "--model", cli_input.model]
-    files = {}
-    # The system prompt goes in a file: on argv it would be bounded by the 128 KiB argument limit.
-    files["system-prompt.txt"] = cli_input.system_prompt or ""
-    argv += ["--system-prompt-file", os.path.join(workdir, "system-prompt.txt")]
-    if cli_input.history:
-        # A non-UUID stem ending in .jsonl makes --resume read this file as the conversation so far.
-        files["history.jsonl"] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in cli_input.history)
-        argv += ["--resume", os.path.join(workdir, "history.jsonl")]
-    if cli_input.effort:
-        argv += ["--effort", cli_input.effort]
-    # Model turns: with 1, a tool call the model makes is not answered by the CLI calling the model
-    # again; more let the CLI ask again for structured output that did not match its schema.
-    # Not listed by --help, but accepted (see the tool_call recording).
-    argv += ["--max-turns", str(cli_input.max_turns)]
-    if cli_input.json_schema:
-        argv += ["--json-schema", cli_input.json_schema]  # JSON text: starts with "{", never an option
-    if cli_input.input_blocks:
-        argv += ["--input-format", "stream-json"]
-    env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
-    env.update(FIXED_ENV)
-    env["CLAUDE_CODE_MAX_RETRIES"] = str(settings.max_retries)
-    if cli_input.max_output_tokens:
-        env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(cli_input.max_output_tokens)
-    return argv, env, files
-
-
-def prepare(settings, cli_input, prefix="claude-proxy-"):
-    """Make a run's private directory with its files and an empty cwd; return (workdir, cwd, argv, env)."""
-    workdir = tempfile.mkdtemp(prefix=prefix)
-    cwd = os.path.join(workdir, "cwd")  # empty: the CLI sends its path upstream
-    os.mkdir(cwd, 0o700)
-    argv, env, files = build_command(settings, cli_input, workdir)
-    for name, content in files.items():
-        with open(os.path.join(workdir, name), "w", encoding="utf-8") as f:
-            f.write(content)
-    return workdir, cwd, argv, env
-
-
-def stdin_bytes(cli_input):
-    """Return what the CLI reads on stdin: the prompt text, or one stream-json user message."""
-    if cli_input.input_blocks:
-        message = {"type": "user", "message": {"role": "user", "content": list(cli_input.input_blocks)}}
-        return (json.dumps(message, ensure_ascii=False) + "\n").encode("utf-8")
-    return cli_input.prompt.encode("utf-8")
 
 
 class CliRun:
     """One running CLI. Iterate events(); always close(), which reaps the whole process group."""
 
-    def __init__(self, settings, cli_input):
+    def __init__(self, settings, cli_input, seeds=None):
         self.deadline = time.monotonic() + settings.timeout
-        self.workdir, self.cwd, argv, env = prepare(settings, cli_input)
+        self.workdir, self.cwd, argv, env = prepare(settings, cli_input, seeds)
         self.lines = queue.Queue()
         self.stderr_chunks = []
         self.other_output = []  # stdout lines that are not JSON events
@@ -293,6 +196,18 @@ def _signal_group(proc, group, sig):
             proc.send_signal(sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def run_once(argv, env, cwd, stdin, timeout):
+    """Run a CLI to its end (killing its group at the timeout); return (exit status, stdout, stderr)."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                            env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, proc.pid if _is_own_child(proc.pid) else None, signal.SIGKILL)
+        out, err = proc.communicate()
+    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
 def cli_version(settings):

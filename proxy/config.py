@@ -29,6 +29,7 @@ class Settings:
     image_fetch: bool = False
     image_max_bytes: int = 5_000_000
     image_timeout: float = 10.0
+    hide_host: bool = True
 
     @classmethod
     def from_env(cls, environ=None):
@@ -49,6 +50,7 @@ class Settings:
             image_fetch=_choice(env, "CLAUDE_IMAGE_FETCH", ("0", "1")) == "1",
             image_max_bytes=_number(env, "CLAUDE_IMAGE_MAX_BYTES", int, cls.image_max_bytes, 1, 100_000_000),
             image_timeout=_number(env, "CLAUDE_IMAGE_TIMEOUT", float, cls.image_timeout, 0.1, 300),
+            hide_host=_choice(env, "CLAUDE_HIDE_HOST", ("0", "1")) != "0",
         )
         return settings
 

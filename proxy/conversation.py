@@ -4,27 +4,21 @@ Owned by no front door: each API's request becomes an Ask (system texts, message
 the client's own terms, limits, the tools.Plan), and to_cli_input makes the CliInput. Pure.
 
 The conversation reaches the model as real turns: everything before the final user turn becomes
-a transcript given to `--resume`, and the final user turn is the prompt on stdin (as text, or as
-a stream-json user message when it holds images).
+the transcript given to `--resume`, and the final user turn (text, images, function results) is
+the user message the CLI sends (command.py).
 """
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import re
 
 from . import tools
-from .cli import CliInput
+from .command import CliInput
 from .errors import InvalidRequest
 
-TRANSCRIPT_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 DATA_URL = re.compile(r"^data:(image/(?:png|jpeg|gif|webp));base64,([A-Za-z0-9+/=\s]+)$", re.DOTALL)
-# Function results at the end of a conversation stay in the transcript; the CLI needs a prompt
-# after them (and puts "No response requested." before it): the user's text, or this.
-AFTER_RESULTS = "The function results are above. Continue."
-MAX_SCHEMA_BYTES = 120_000  # an argv element stops at 131,072 bytes
-PARAMS = {"messages": "messages", "tools": "tools", "format": "response_format"}
+PARAMS = {"messages": "messages"}
 
 
 @dataclasses.dataclass
@@ -72,45 +66,34 @@ def text_of(blocks):
 
 
 def to_cli_input(ask, settings):
-    """Return the CliInput for an Ask, or raise InvalidRequest."""
+    """Return the CliInput for an Ask, or raise InvalidRequest.
+
+    The final user turn (text, images, or the results of the functions the model called, with any
+    text after them) is the message the CLI sends; the turns before it are the history.
+    """
     plan = ask.plan
     structured = plan is not None and plan.kind == "tools" and plan.schema is not None
     turns = to_turns(ask.messages, structured)
     if not turns or turns[-1][0] != "user":
         raise InvalidRequest("The conversation must end with a user turn (or function results): the model answers "
                              "the final user turn.", param=ask.params["messages"])
-    results = [b for b in turns[-1][1] if b["type"] == "tool_result"]
-    prompt_blocks = [b for b in turns[-1][1] if b["type"] != "tool_result"]
-    history = turns[:-1] + ([("user", results)] if results else [])
-    prompt_blocks = prompt_blocks or [text_block(AFTER_RESULTS)]
+    history, message = turns[:-1], turns[-1][1]
     if settings.history == "flatten" and history:
-        text = flatten(history, text_of(prompt_blocks))
-        prompt_blocks, history = [text_block(text)] + [b for b in prompt_blocks if b["type"] != "text"], []
-    texts = [b["text"] for b in prompt_blocks if b["type"] == "text"]
+        results = [b for b in message if b["type"] == "tool_result"]
+        rest = [b for b in message if b["type"] != "tool_result"]
+        text = flatten(history + ([("user", results)] if results else []), text_of(rest))
+        history, message = [], [text_block(text)] + [b for b in rest if b["type"] == "image"]
     system = list(ask.system) + ([plan.system] if plan and plan.system else [])
     return CliInput(
-        prompt="\n\n".join(texts),
         model=ask.model or settings.model,
+        message=tuple(message),
         system_prompt="\n\n".join(system) or None,
-        history=tuple(transcript(history)),
+        history=tuple(history),
         effort=ask.effort or settings.effort,
         max_output_tokens=ask.max_output_tokens,
-        input_blocks=tuple(prompt_blocks) if len(texts) != len(prompt_blocks) else None,
-        json_schema=_schema_argument(plan, ask.params),
+        json_schema=plan.schema if plan else None,
         max_turns=plan.max_turns if plan else 1,
     )
-
-
-def _schema_argument(plan, params):
-    """Return the --json-schema value: the CLI takes it only inline, on argv, bounded at 128 KiB."""
-    if not plan or not plan.schema:
-        return None
-    text = json.dumps(plan.schema, ensure_ascii=False)
-    if len(text.encode()) > MAX_SCHEMA_BYTES:
-        raise InvalidRequest(f"The tools' parameter schemas (or the response format's schema) take "
-                             f"{len(text.encode())} bytes; the Claude CLI accepts at most {MAX_SCHEMA_BYTES}.",
-                             param=params["tools"] if plan.kind == "tools" else params["format"])
-    return text
 
 
 def to_turns(messages, structured=False):
@@ -178,24 +161,8 @@ def _call_text(call):
     return f"[Called tool {call['name']}{ident} with arguments {arguments}]"
 
 
-def transcript(turns):
-    """Return transcript records for --resume: chained uuids, a timestamp each."""
-    records, parent = [], None
-    for number, (role, blocks) in enumerate(turns):
-        uuid = f"turn-{number:05d}"
-        records.append({"type": role, "uuid": uuid, "parentUuid": parent, "timestamp": _timestamp(number),
-                        "message": {"role": role, "content": list(blocks)}})
-        parent = uuid
-    return records
-
-
 def flatten(turns, prompt):
     """Return the history written into the prompt: the fallback when --resume cannot be used."""
     lines = [f"[{role}]: " + "\n\n".join(b["text"] if b["type"] == "text" else json.dumps(b) for b in blocks)
              for role, blocks in turns]
     return "<conversation_so_far>\n" + "\n\n".join(lines) + "\n</conversation_so_far>\n\n" + prompt
-
-
-def _timestamp(number):
-    moment = TRANSCRIPT_EPOCH + datetime.timedelta(milliseconds=number)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -23,11 +23,11 @@ def create_app(settings=None):
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["spec"] = spec = Spec()
-    app.extensions["manager"] = Manager()
     app.extensions["cli_version"] = cli.cli_version(settings)
     if app.extensions["cli_version"] is None:
         log.warning("The Claude CLI at CLAUDE_PATH=%r cannot be run; /health reports it.", settings.claude_path)
     versions.check(app.extensions["cli_version"])
+    app.extensions["manager"] = Manager(settings)
     for operation_id, (method, path) in spec.operations.items():
         rule = re.sub(r"\{(\w+)\}", r"<\1>", path)
         app.add_url_rule(rule, endpoint=operation_id, view_func=VIEWS[operation_id], methods=[method.upper()],

@@ -32,13 +32,15 @@ class Outcome:
     output_error: str | None = None  # why the CLI refused the model's structured output
     plan: object = None  # the tools.Plan of a run that asked for structured output
     abandoned: bool = False  # the CLI withdrew text it had already streamed
+    control_error: str | None = None  # the CLI refused a control request (its message)
 
     @classmethod
     def of(cls, answer, returncode, stderr="", other_output=()):
         """Return the Outcome of a run whose events an answer.Answer has read."""
         return cls(result=answer.result, error_category=answer.error_category, returncode=returncode,
                    stderr=stderr, other_output=list(other_output), model=answer.model,
-                   output_error=answer.output_error, plan=answer.plan, abandoned=answer.abandoned)
+                   output_error=answer.output_error, plan=answer.plan, abandoned=answer.abandoned,
+                   control_error=answer.control_error)
 
     @property
     def status(self):
@@ -82,6 +84,10 @@ RULES = [
          f"The Claude CLI exited with status {o.returncode} without an answer"
          + (f": {clean(o.stderr.strip().splitlines()[-1])[:300]}" if o.stderr.strip() else ".")
          + " Check the proxy's log and that CLAUDE_PATH names a supported Claude Code CLI.")),
+    (lambda o: o.control_error,
+     lambda o: errors.CliFailed(
+         f"The Claude CLI refused the proxy's instructions for this run ({clean(o.control_error)[:300]}); its "
+         "version may not be supported. Check it with `tox -e cli -- <version>`.")),
     (lambda o: o.abandoned and not o.result.get("is_error"),
      lambda o: errors.UpstreamError(
          "The model's streamed answer broke off and the Claude CLI replaced it; the part already sent "

@@ -6,7 +6,7 @@ import pytest
 from contract_tests.support import CLI_VERSION
 from proxy import create_app
 from proxy.config import Settings
-from tests.support import CLAUDE, OFFICIAL, PINNED, recording
+from tests.support import CLAUDE, OFFICIAL, PINNED, recording, register_start
 
 
 def pytest_report_header():
@@ -42,7 +42,7 @@ def replay(fp):
 
 @pytest.fixture
 def app(fp, settings):
-    fp.register([CLAUDE, "--version"], stdout=f"{PINNED} (Claude Code)\n")
+    register_start(fp)
     return create_app(settings)
 
 

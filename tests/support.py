@@ -47,3 +47,21 @@ def settled(name, plan=None):
     except ProxyError as error:
         return answer, error
     return answer, None
+
+
+def register_start(fp, version=None):
+    """Register what create_app runs: `claude --version`, then the capture of the CLI's environment records
+    (replaying the pinned recording, which writes the CLI's own transcript next to the one it resumed)."""
+    from proxy.command import BASE_FLAGS
+
+    fp.register([CLAUDE, "--version"], stdout=f"{version or PINNED} (Claude Code)\n")
+    flags = [f for f in BASE_FLAGS if f != "--no-session-persistence"]
+    capture = recording("seeds")
+
+    def write_transcript(process):
+        workdir = pathlib.Path(process.args[process.args.index("--resume") + 1]).parent
+        (workdir / "written.jsonl").write_text("".join(
+            line.replace("<workdir>", str(workdir)) + "\n" for line in capture["written_transcript"]))
+
+    fp.register([CLAUDE, *flags, "--model", fp.any(min=1, max=1), "--system-prompt-file", fp.any(min=1, max=1),
+                 "--resume", fp.any(min=1, max=1), "--max-turns", "1"], callback=write_transcript)

@@ -8,8 +8,18 @@ import pytest
 
 from tests.support import CLAUDE, events, recording
 from proxy import cli
-from proxy.cli import CliInput, CliRun
+from proxy.cli import CliRun
+from proxy.command import CliInput
 from proxy.errors import CliUnavailable, Timeout
+from proxy.seeds import Seeds
+
+SEEDS = Seeds(({"type": "environment", "snapshot": {"isWorktree": False, "isGitRepo": False, "platform": "linux",
+                                                    "shell": "bash", "osVersion": "Linux 1.2.3-test"}},
+               {"type": "session_context", "context": {}}))
+
+
+def ask(text, **fields):
+    return CliInput(model=fields.pop("model", "haiku"), message=({"type": "text", "text": text},), **fields)
 
 
 def stdout_of(name):
@@ -35,8 +45,8 @@ def spawned(fp):
     return seen
 
 
-def run_to_end(settings, cli_input):
-    run = CliRun(settings, cli_input)
+def run_to_end(settings, cli_input, seeds=None):
+    run = CliRun(settings, cli_input, seeds)
     try:
         events = list(run.events())
         return run, events, run.wait()
@@ -46,13 +56,13 @@ def run_to_end(settings, cli_input):
 
 def test_prompt_never_reaches_argv(settings, spawned):
     prompt = '--settings={"hooks":{}} --version ' + "x" * 200_000
-    run_to_end(settings, CliInput(prompt=prompt, model="haiku"))
+    run_to_end(settings, ask(prompt))
     assert not any(prompt[:20] in arg for arg in spawned["argv"])
     assert all(len(arg) < 1000 for arg in spawned["argv"])
 
 
 def test_cli_is_offered_no_tools_mcp_servers_settings_or_sessions(settings, spawned):
-    run_to_end(settings, CliInput(prompt="hi", model="haiku"))
+    run_to_end(settings, ask("hi"))
     argv = spawned["argv"]
     assert argv[0] == CLAUDE and argv[1] == "-p"
     assert argv[argv.index("--tools") + 1] == ""
@@ -65,27 +75,50 @@ def test_cli_is_offered_no_tools_mcp_servers_settings_or_sessions(settings, spaw
 
 
 def test_cli_runs_in_an_empty_private_directory_removed_afterwards(settings, spawned):
-    run, _, _ = run_to_end(settings, CliInput(prompt="hi", model="haiku"))
+    run, _, _ = run_to_end(settings, ask("hi"))
     assert spawned["cwd_entries"] == []
     assert spawned["workdir_mode"] == 0o700
     assert not os.path.exists(spawned["workdir"])
 
 
 def test_system_prompt_and_history_go_in_files_the_proxy_names(settings, spawned):
-    history = ({"type": "user", "uuid": "turn-00000", "parentUuid": None, "timestamp": "t",
-                "message": {"role": "user", "content": [{"type": "text", "text": "--version"}]}},)
-    run_to_end(settings, CliInput(prompt="hi", model="opus", system_prompt="--be-terse", history=history,
-                                  effort="high"))
+    history = (("user", ({"type": "text", "text": "--version"},)), ("assistant", ({"type": "text", "text": "ok"},)))
+    run_to_end(settings, ask("hi", model="opus", system_prompt="--be-terse", history=history, effort="high"))
     argv = spawned["argv"]
     assert spawned["files"]["system-prompt.txt"] == "--be-terse"
     assert argv[argv.index("--system-prompt-file") + 1] == os.path.join(spawned["workdir"], "system-prompt.txt")
     assert argv[argv.index("--resume") + 1] == os.path.join(spawned["workdir"], "history.jsonl")
-    assert [json.loads(line) for line in spawned["files"]["history.jsonl"].splitlines()] == list(history)
+    records = [json.loads(line) for line in spawned["files"]["history.jsonl"].splitlines()]
+    assert [(r["type"], r["message"]["content"]) for r in records] == [
+        ("user", [{"type": "text", "text": "--version"}]), ("assistant", [{"type": "text", "text": "ok"}])]
+    assert argv[argv.index("--resume-session-at") + 1] == records[-1]["uuid"]
     assert argv[argv.index("--model") + 1] == "opus" and argv[argv.index("--effort") + 1] == "high"
 
 
+def test_the_transcript_is_headed_by_the_seeds_with_this_runs_directory(settings, spawned):
+    history = (("user", ({"type": "text", "text": "Hi"},)), ("assistant", ({"type": "text", "text": "Hello"},)))
+    run_to_end(settings, ask("hi", history=history), SEEDS)
+    records = [json.loads(line) for line in spawned["files"]["history.jsonl"].splitlines()]
+    assert [r["type"] for r in records] == ["attachment", "attachment", "user", "assistant"]
+    environment = records[0]["attachment"]
+    assert environment["snapshot"] == {"workingDirectory": os.path.realpath(spawned["cwd"]),
+                                       **SEEDS.attachments[0]["snapshot"]}
+    assert records[1]["attachment"] == SEEDS.attachments[1]
+    assert all(r["rendered"] == [{"content": " "}] for r in records[:2])
+    assert [r["parentUuid"] for r in records] == [None] + [r["uuid"] for r in records[:-1]]
+    argv = spawned["argv"]
+    assert argv[argv.index("--resume-session-at") + 1] == records[-1]["uuid"]
+
+
+def test_seeds_alone_still_cut_the_transcript(settings, spawned):
+    run_to_end(settings, ask("hi"), SEEDS)
+    records = [json.loads(line) for line in spawned["files"]["history.jsonl"].splitlines()]
+    assert [r["uuid"] for r in records] == ["seed-environment", "seed-session_context"]
+    assert spawned["argv"][spawned["argv"].index("--resume-session-at") + 1] == "seed-session_context"
+
+
 def test_no_history_means_no_resume(settings, spawned):
-    run_to_end(settings, CliInput(prompt="hi", model="haiku"))
+    run_to_end(settings, ask("hi"))
     assert "--resume" not in spawned["argv"] and "--effort" not in spawned["argv"]
 
 
@@ -94,7 +127,7 @@ def test_environment_is_built_from_an_allow_list(settings, spawned, monkeypatch)
     monkeypatch.setenv("CLAUDE_CODE_EFFORT_LEVEL", "max")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-the-cli")
     monkeypatch.setenv("PROXY_API_KEY", "not-for-the-cli")
-    run_to_end(settings.replace(max_retries=2), CliInput(prompt="hi", model="haiku", max_output_tokens=77))
+    run_to_end(settings.replace(max_retries=2), ask("hi", max_output_tokens=77))
     env = spawned["env"]
     assert env["ANTHROPIC_API_KEY"] == "sk-kept"
     assert "CLAUDE_CODE_EFFORT_LEVEL" not in env and "AWS_SECRET_ACCESS_KEY" not in env
@@ -107,19 +140,19 @@ def test_environment_is_built_from_an_allow_list(settings, spawned, monkeypatch)
 
 def test_events_are_the_json_lines_the_cli_prints(settings, fp):
     fp.register([CLAUDE, fp.any()], stdout=stdout_of("success"))
-    run, printed, returncode = run_to_end(settings, CliInput(prompt="hi", model="haiku"))
+    run, printed, returncode = run_to_end(settings, ask("hi"))
     assert printed == events("success") and run.other_output == [] and returncode == 0
 
 
 def test_events_skip_lines_that_are_not_json(settings, fp):
     fp.register([CLAUDE, fp.any()], stdout=stdout_of("text_output"))
-    run, printed, _ = run_to_end(settings, CliInput(prompt="hi", model="haiku"))
+    run, printed, _ = run_to_end(settings, ask("hi"))
     assert printed == [] and run.other_output == [line["line"] for line in recording("text_output")["stdout"]]
 
 
 def test_missing_cli_is_reported_with_its_path(settings):
     with pytest.raises(CliUnavailable) as caught:
-        CliRun(settings.replace(claude_path="/nonexistent/claude"), CliInput(prompt="hi", model="haiku"))
+        CliRun(settings.replace(claude_path="/nonexistent/claude"), ask("hi"))
     assert "CLAUDE_PATH='/nonexistent/claude'" in caught.value.message
     assert caught.value.status == 503
 
@@ -145,7 +178,7 @@ def forking_cli(tmp_path):
 
 def test_deadline_kills_the_whole_process_group(settings, forking_cli):
     script, pids = forking_cli
-    run = CliRun(settings.replace(claude_path=str(script), timeout=1), CliInput(prompt="hi", model="haiku"))
+    run = CliRun(settings.replace(claude_path=str(script), timeout=1), ask("hi"))
     try:
         with pytest.raises(Timeout):
             list(run.events())
@@ -158,7 +191,7 @@ def test_deadline_kills_the_whole_process_group(settings, forking_cli):
 
 def test_close_reaps_a_running_cli_at_once(settings, forking_cli):
     script, pids = forking_cli
-    run = CliRun(settings.replace(claude_path=str(script), timeout=60), CliInput(prompt="hi", model="haiku"))
+    run = CliRun(settings.replace(claude_path=str(script), timeout=60), ask("hi"))
     deadline = time.monotonic() + 30
     while not pids.exists() or not pids.read_text().strip():
         assert time.monotonic() < deadline, "the stand-in CLI never started"

@@ -64,7 +64,7 @@ def image_server(monkeypatch):
 
 def test_an_allowed_image_is_inlined(settings, image_server):
     cli_input, _ = to_cli_input(body_with(image_server + "/cat.png"), settings.replace(image_fetch=True))
-    assert cli_input.input_blocks[1]["source"] == {"type": "base64", "media_type": "image/png",
+    assert cli_input.message[1]["source"] == {"type": "base64", "media_type": "image/png",
                                                    "data": base64.b64encode(PNG).decode()}
 
 

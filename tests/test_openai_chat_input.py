@@ -1,8 +1,9 @@
 """OpenAI chat requests become CLI input: system prompt, transcript, prompt, model and limits."""
 import pytest
 
-from proxy.errors import InvalidRequest
 from proxy.api.openai_chat_input import to_cli_input
+from proxy.command import transcript
+from proxy.errors import InvalidRequest
 
 
 def ask(settings, messages, **fields):
@@ -29,15 +30,16 @@ def test_history_reaches_the_transcript_in_order_with_roles(settings):
                          {"role": "assistant", "content": "Noted."},
                          {"role": "user", "content": "What is my name?"}])
     assert got.prompt == "What is my name?"
-    assert [(r["type"], r["message"]["content"]) for r in got.history] == [
+    records = transcript(got.history)
+    assert [(r["type"], r["message"]["content"]) for r in records] == [
         ("user", [{"type": "text", "text": "Hi, I'm Bob."}]),
         ("assistant", [{"type": "text", "text": "Hello Bob!"}]),
         ("user", [{"type": "text", "text": "I like"}, {"type": "text", "text": "tea."}]),
         ("assistant", [{"type": "text", "text": "Noted."}]),
     ]
-    assert [r["parentUuid"] for r in got.history] == [None] + [r["uuid"] for r in got.history[:-1]]
-    assert all(r["message"]["role"] == r["type"] for r in got.history)
-    stamps = [r["timestamp"] for r in got.history]
+    assert [r["parentUuid"] for r in records] == [None] + [r["uuid"] for r in records[:-1]]
+    assert all(r["message"]["role"] == r["type"] for r in records)
+    stamps = [r["timestamp"] for r in records]
     assert stamps == sorted(stamps) and len(set(stamps)) == 4 and all(s.endswith("Z") for s in stamps)
 
 
@@ -46,7 +48,7 @@ def test_neighbouring_turns_of_one_role_are_merged(settings):
                          {"role": "assistant", "content": "c"}, {"role": "assistant", "content": None},
                          {"role": "assistant", "content": "d"}, {"role": "user", "content": "e"},
                          {"role": "user", "content": "f"}])
-    assert [(r["type"], [b["text"] for b in r["message"]["content"]]) for r in got.history] == [
+    assert [(role, [b["text"] for b in blocks]) for role, blocks in got.history] == [
         ("user", ["a", "b"]), ("assistant", ["c", "d"])]
     assert got.prompt == "e\n\nf"
 
@@ -57,7 +59,7 @@ def test_tool_calls_and_results_reach_the_model_as_text(settings):
         {"role": "assistant", "content": None, "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": "18C sunny"}])
-    assert got.history[1]["message"]["content"] == [
+    assert list(got.history[1][1]) == [
         {"type": "text", "text": '[Called tool get_weather (id call_1) with arguments {"city":"Paris"}]'}]
     assert got.prompt == "[Result of tool call call_1]\n18C sunny"
 
@@ -88,13 +90,18 @@ def test_conversations_without_a_final_user_text_are_refused(settings, messages,
         "type": "function", "function": {"name": "g"}}}, "tool_choice"),
     ({"tools": [{"type": "function", "function": {"name": "f"}}], "response_format": {"type": "json_object"}},
      "response_format"),
-    ({"response_format": {"type": "json_schema", "json_schema": {"name": "big", "schema": {
-        "type": "object", "description": "x" * 130_000}}}}, "response_format"),
 ])
 def test_fields_the_cli_cannot_honour_are_refused(settings, fields, param):
     with pytest.raises(InvalidRequest) as caught:
         ask(settings, [{"role": "user", "content": "Hi"}], **fields)
     assert caught.value.param == param
+
+
+def test_a_schema_of_any_size_reaches_the_cli(settings):
+    schema = {"type": "object", "description": "x" * 200_000}
+    got = ask(settings, [{"role": "user", "content": "Hi"}], response_format={
+        "type": "json_schema", "json_schema": {"name": "big", "schema": schema}})
+    assert got.json_schema == schema
 
 
 def test_fields_it_can_ignore_are_accepted(settings):

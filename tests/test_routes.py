@@ -3,7 +3,7 @@ import pytest
 
 from proxy import create_app
 from proxy.config import ConfigError, Settings
-from tests.support import CLAUDE, PINNED
+from tests.support import CLAUDE, PINNED, register_start
 
 
 @pytest.mark.parametrize("environ, message", [
@@ -29,7 +29,7 @@ def test_settings_defaults():
 
 @pytest.fixture
 def keyed(fp, settings):
-    fp.register([CLAUDE, "--version"], stdout=f"{PINNED} (Claude Code)\n")
+    register_start(fp)
     return create_app(settings.replace(api_key="s3cret")).test_client()
 
 
@@ -72,7 +72,7 @@ def test_health_is_503_when_the_cli_cannot_run(settings, check, fp):
 
 
 def test_models_lists_the_aliases_and_the_default(fp, settings, check):
-    fp.register([CLAUDE, "--version"], stdout=f"{PINNED} (Claude Code)\n")
+    register_start(fp)
     app = create_app(settings.replace(model="claude-opus-4-1"))
     body = check("listModels", 200, app.test_client().get("/v1/models").get_json(), "ListModelsResponse")
     assert [m["id"] for m in body["data"]] == ["haiku", "sonnet", "opus", "fable", "claude-opus-4-1"]

@@ -8,8 +8,7 @@ from harness.record_scenarios import CITY, PNG, ROUND_TRIP, TIME, WEATHER
 from proxy import tools
 from proxy.api.openai_chat import finish_reason, tool_calls
 from proxy.api.openai_chat_input import plan as chat_plan, to_cli_input
-from proxy.cli import build_command, stdin_bytes
-from proxy.conversation import AFTER_RESULTS
+from proxy.command import build_command, stdin_bytes
 from proxy.errors import InvalidRequest
 from tests.support import settled, sse_events
 
@@ -85,23 +84,24 @@ def test_response_format_becomes_the_schema(response_format, schema, wrapped):
 def test_cli_is_given_the_schema_and_turns(settings, tmp_path):
     cli_input, _ = to_cli_input(ASK | {"tools": [WEATHER], "tool_choice": "required"}, settings)
     argv, _, _ = build_command(settings, cli_input, str(tmp_path))
-    assert json.loads(argv[argv.index("--json-schema") + 1]) == chat_plan(
-        ASK | {"tools": [WEATHER], "tool_choice": "required"}).schema
-    assert argv[argv.index("--max-turns") + 1] == "3" and "--input-format" not in argv
+    [initialize, _] = [json.loads(line) for line in stdin_bytes(cli_input).splitlines()]
+    assert initialize["request"]["jsonSchema"] == chat_plan(ASK | {"tools": [WEATHER], "tool_choice": "required"}).schema
+    assert argv[argv.index("--max-turns") + 1] == "3" and "--json-schema" not in argv
 
 
 def test_round_trip_reaches_the_model_as_a_tool_use_and_its_result(settings):
     cli_input, _ = to_cli_input(ROUND_TRIP, settings)
-    assert [r["type"] for r in cli_input.history] == ["user", "assistant", "user"]
-    [call] = cli_input.history[1]["message"]["content"]
+    assert [role for role, _ in cli_input.history] == ["user", "assistant"]
+    [call] = cli_input.history[1][1]
     assert call == {"type": "tool_use", "id": "toolu_history_00001", "name": "StructuredOutput", "input": {
         "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}},
                        {"name": "get_time", "arguments": {"zone": "CET"}}]}}
-    [result] = cli_input.history[2]["message"]["content"]
+    # The results are the last turn: the message the CLI sends, with nothing after them.
+    [result] = cli_input.message
     assert result["type"] == "tool_result" and result["tool_use_id"] == "toolu_history_00001"
     assert json.loads(result["content"]) == [{"name": "get_weather", "content": "18C, sunny"},
                                              {"name": "get_time", "content": "14:05"}]
-    assert cli_input.prompt == AFTER_RESULTS
+    assert cli_input.prompt == ""
 
 
 def test_without_tools_earlier_calls_are_text(settings):
@@ -109,8 +109,8 @@ def test_without_tools_earlier_calls_are_text(settings):
     cli_input, plan = to_cli_input(body | {"messages": ROUND_TRIP["messages"] + [
         {"role": "user", "content": "Thanks"}]}, settings)
     assert plan is None
-    assert cli_input.history[1]["message"]["content"][0]["text"].startswith("[Called tool get_weather (id call_1)")
-    assert all(b["type"] == "text" for r in cli_input.history for b in r["message"]["content"])
+    assert cli_input.history[1][1][0]["text"].startswith("[Called tool get_weather (id call_1)")
+    assert all(b["type"] == "text" for _, blocks in cli_input.history for b in blocks)
 
 
 def test_an_image_goes_as_a_stream_json_user_message(settings, tmp_path):

@@ -4,7 +4,7 @@ import logging
 import pytest
 
 from proxy import create_app, versions
-from tests.support import CLAUDE, PINNED
+from tests.support import CLAUDE, PINNED, register_start
 
 
 @pytest.fixture
@@ -56,13 +56,13 @@ def test_the_repository_fixtures_cover_the_pinned_version():
 
 
 def test_the_app_warns_at_startup_about_an_unrecorded_cli(fp, settings, caplog):
-    fp.register([CLAUDE, "--version"], stdout="9.0.0 (Claude Code)\n")
+    register_start(fp, "9.0.0")
     app = create_app(settings)
     assert app.extensions["cli_version"] == "9.0.0"
     assert any("version 9.0.0, outside" in m and "tox -e cli -- 9.0.0" in m for m in warnings(caplog))
 
 
 def test_the_app_is_quiet_about_the_pinned_cli(fp, settings, caplog):
-    fp.register([CLAUDE, "--version"], stdout=f"{PINNED} (Claude Code)\n")
+    register_start(fp)
     create_app(settings)
     assert warnings(caplog) == []
