@@ -84,6 +84,8 @@ class Server:
         if environ is None:
             environ = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "PROXY_"))}
             environ.update(CLAUDE_PATH=self.claude, PORT=str(self.port))
+            # The fake CLI replays cold runs: no spares (the integration tests run them with the real CLI).
+            environ.update(WARM_SPARES="0", WARM_CONVERSATIONS="0")
         environ.update(env)
         self.output = open(tmp / "gunicorn.log", "w")
         self.proc = subprocess.Popen(command or [sys.executable, "-m", "gunicorn", "proxy:app"], cwd=cwd,

@@ -54,13 +54,14 @@ def record(claude, version, scenario, seeds):
         proxy_argv = list(argv)
         if scenario.change_argv:
             argv = scenario.change_argv(argv)
-        run, requests = _run(argv, env, cwd, stdin_bytes(cli_input), scenario)
+        controls = "".join(json.dumps(line) + "\n" for line in scenario.controls).encode()
+        run, requests = _run(argv, env, cwd, controls + stdin_bytes(cli_input), scenario)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return {
         "cli_version": version, "scenario": scenario.name, "description": scenario.description,
         "recorded_with": "harness/record.py", "machine": machine(),
-        "input": dataclasses.asdict(cli_input),
+        "input": dataclasses.asdict(cli_input), "controls": list(scenario.controls),
         "argv": _placeholders(argv[1:], workdir),
         "proxy_argv": _placeholders(proxy_argv[1:], workdir),
         **run,

@@ -29,6 +29,7 @@ class Scenario:
     change_argv: Callable | None = None  # turns the proxy's argv into the one run
     kill_after: float | None = None  # SIGTERM the group after this many seconds (SIGKILL 2 s later)
     kill_on_first_delta: bool = False  # SIGKILL the group when the first text_delta line arrives
+    controls: tuple = ()  # control requests written before the proxy's own stdin
 
     request: dict | None = None  # an OpenAI request body, turned into CLI input as the proxy does
 
@@ -185,6 +186,10 @@ SCENARIOS = (
     Scenario("oom_killed", "A slow streamed answer; the CLI's group is SIGKILLed when the first text delta "
                            "arrives, as the system would kill it mid-answer.", upstream="slow",
              kill_on_first_delta=True),
+    Scenario("control_refused", "A control request the CLI refuses (set_model to an empty name) before the "
+                                "prompt: it answers with an error and goes on with its own model.",
+             controls=({"type": "control_request", "request_id": "model",
+                        "request": {"subtype": "set_model", "model": ""}},)),
     Scenario("usage_error", "The proxy's argv without --verbose, which stream-json output requires: the CLI "
                             "rejects its arguments.", change_argv=_without_verbose),
     Scenario("text_output", "The proxy's argv with --output-format text and no --include-partial-messages: "

@@ -23,12 +23,19 @@ EOF = object()
 
 
 class CliRun:
-    """One running CLI. Iterate events(); always close(), which reaps the whole process group."""
+    """One running CLI. Send it its input, iterate events(); always close(), which reaps the whole group.
 
-    def __init__(self, settings, cli_input, seeds=None):
-        self.deadline = time.monotonic() + settings.timeout
-        self.workdir, self.cwd, argv, env = prepare(settings, cli_input, seeds)
+    Started with its input (the default), it runs at once. Started without (a spare), it waits
+    for send(): what it was started with (`spawned`) fixes only what the CLI reads at start-up.
+    """
+
+    def __init__(self, settings, cli_input, seeds=None, start_input=True, extra_env=None):
+        self.spawned = cli_input
+        self.deadline = None  # set when the CLI is sent its input
+        self.started = time.monotonic()
+        self.workdir, self.cwd, argv, env = prepare(settings, cli_input, seeds, extra_env=extra_env)
         self.lines = queue.Queue()
+        self._early = []  # lines read before events() was asked for them
         self.stderr_chunks = []
         self.other_output = []  # stdout lines that are not JSON events
         self.timed_out = False
@@ -43,20 +50,31 @@ class CliRun:
                 "Install it (npm install -g @anthropic-ai/claude-code) or set CLAUDE_PATH.") from None
         # Only a group this process created is ever signalled as a group.
         self.group = self.proc.pid if _is_own_child(self.proc.pid) else None
-        self._threads = [
-            threading.Thread(target=self._feed_stdin, args=(stdin_bytes(cli_input),), daemon=True),
-            threading.Thread(target=self._read_stdout, daemon=True),
-            threading.Thread(target=self._read_stderr, daemon=True),
-        ]
+        self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
+                         threading.Thread(target=self._read_stderr, daemon=True)]
         for thread in self._threads:
             thread.start()
+        if start_input:
+            self.send(settings, cli_input)
+
+    def send(self, settings, cli_input):
+        """Give the CLI its input (control requests for what differs from `spawned`, then the user
+        message) and close its stdin; the deadline runs from here."""
+        self.deadline = time.monotonic() + settings.timeout
+        feeder = threading.Thread(target=self._feed_stdin, args=(stdin_bytes(cli_input, self.spawned),), daemon=True)
+        self._threads.append(feeder)
+        feeder.start()
+
+    @property
+    def alive(self):
+        return self.proc.poll() is None
 
     def _feed_stdin(self, data):
         try:
             self.proc.stdin.write(data)
             self.proc.stdin.close()
         except (BrokenPipeError, OSError, ValueError):
-            pass  # the CLI ended before reading its prompt; its exit status tells why
+            pass  # the CLI ended before reading its input; its exit status tells why
 
     def _read_stdout(self):
         try:
@@ -68,6 +86,29 @@ class CliRun:
     def _read_stderr(self):
         for chunk in self.proc.stderr:
             self.stderr_chunks.append(chunk)
+
+    def control_errors(self, request_ids, timeout):
+        """Wait (up to timeout seconds) for the CLI's answers to the control requests sent; return the errors.
+
+        What the CLI printed meanwhile is kept for events(). A CLI that ended or did not answer in
+        time counts as an error.
+        """
+        waiting, errors, until = set(request_ids), [], time.monotonic() + timeout
+        while waiting:
+            try:
+                line = self.lines.get(timeout=max(0.0, until - time.monotonic()))
+            except queue.Empty:
+                return errors + [f"no answer to {', '.join(sorted(waiting))} in {timeout:.0f} s"]
+            self._early.append(line)
+            if line is EOF:
+                return errors + ["the CLI ended"]
+            event = parse_line(line) or {}
+            response = event.get("response") or {}
+            if event.get("type") == "control_response" and response.get("request_id") in waiting:
+                waiting.discard(response["request_id"])
+                if response.get("subtype") == "error":
+                    errors.append(str(response.get("error")))
+        return errors
 
     def events(self, idle=None):
         """Yield each JSON event the CLI prints, and None after `idle` silent seconds (if given).
@@ -81,7 +122,8 @@ class CliRun:
                 self.kill()
                 raise Timeout()
             try:
-                line = self.lines.get(timeout=min(remaining, idle) if idle else remaining)
+                line = self._early.pop(0) if self._early else self.lines.get(
+                    timeout=min(remaining, idle) if idle else remaining)
             except queue.Empty:
                 if idle:
                     yield None

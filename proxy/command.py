@@ -80,7 +80,7 @@ class CliInput:
         return list(self.message)
 
 
-def build_command(settings, cli_input, workdir, seeds=None):
+def build_command(settings, cli_input, workdir, seeds=None, extra_env=None):
     """Return (argv, env, files) for a run in workdir; files maps a name in workdir to its content."""
     argv = [settings.claude_path, *BASE_FLAGS, "--model", cli_input.model]
     # The system prompt goes in a file: on argv it would be bounded by the 128 KiB argument limit.
@@ -99,7 +99,7 @@ def build_command(settings, cli_input, workdir, seeds=None):
     # again; more let the CLI ask again for structured output that did not match its schema.
     # Not listed by --help, but accepted (see the tool_call recording).
     argv += ["--max-turns", str(cli_input.max_turns)]
-    return argv, environment(settings, cli_input.max_output_tokens), files
+    return argv, dict(environment(settings, cli_input.max_output_tokens), **(extra_env or {})), files
 
 
 def environment(settings, max_output_tokens=None):
@@ -112,29 +112,50 @@ def environment(settings, max_output_tokens=None):
     return env
 
 
-def stdin_lines(cli_input):
-    """Return the stream-json lines the CLI reads: control requests, then the user message."""
-    lines = []
+def stdin_lines(cli_input, spawned=None):
+    """Return the stream-json lines the CLI reads: control requests, then the user message.
+
+    spawned is what the CLI was started with, when it was started ahead of the request (a spare):
+    whatever of cli_input differs is then set over the control protocol (the system prompt and
+    schema in initialize, the model, the effort and the output limit); the upstream request is the
+    same as a run started with cli_input (tests/integration/test_warm_start.py).
+    """
+    spawned = spawned or cli_input
+    init, lines = {}, []
+    if cli_input.system_prompt != spawned.system_prompt:
+        init["systemPrompt"] = [cli_input.system_prompt or ""]
     if cli_input.json_schema:
-        lines.append(control_request("schema", "initialize", jsonSchema=cli_input.json_schema))
+        init["jsonSchema"] = cli_input.json_schema
+    if init:
+        lines.append(control_request("initialize", "initialize", **init))
+    if cli_input.model != spawned.model:
+        lines.append(control_request("model", "set_model", model=cli_input.model))
+    flags = {}
+    if cli_input.effort != spawned.effort:
+        flags["effortLevel"] = cli_input.effort
+    if cli_input.max_output_tokens != spawned.max_output_tokens:
+        flags["env"] = {"CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(cli_input.max_output_tokens or "")}
+    if flags:
+        lines.append(control_request("flags", "apply_flag_settings", settings=flags))
     lines.append({"type": "user", "message": {"role": "user", "content": cli_input.content}})
     return lines
 
 
-def stdin_bytes(cli_input):
-    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in stdin_lines(cli_input)).encode("utf-8")
+def stdin_bytes(cli_input, spawned=None):
+    lines = stdin_lines(cli_input, spawned)
+    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode("utf-8")
 
 
 def control_request(request_id, subtype, **fields):
     return {"type": "control_request", "request_id": request_id, "request": {"subtype": subtype, **fields}}
 
 
-def prepare(settings, cli_input, seeds=None, prefix="claude-proxy-"):
+def prepare(settings, cli_input, seeds=None, prefix="claude-proxy-", extra_env=None):
     """Make a run's private directory with its files and an empty cwd; return (workdir, cwd, argv, env)."""
     workdir = os.path.realpath(tempfile.mkdtemp(prefix=prefix))  # the CLI reports the real path
     cwd = os.path.join(workdir, "cwd")  # empty: the CLI runs here
     os.mkdir(cwd, 0o700)
-    argv, env, files = build_command(settings, cli_input, workdir, seeds)
+    argv, env, files = build_command(settings, cli_input, workdir, seeds, extra_env)
     for name, content in files.items():
         with open(os.path.join(workdir, name), "w", encoding="utf-8") as f:
             f.write(content)

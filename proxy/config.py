@@ -5,6 +5,9 @@ import dataclasses
 import os
 import shutil
 
+# A spare holds about 100 MiB and starting one costs most of a second of a core: one per two cores.
+DEFAULT_SPARES = max(1, (os.cpu_count() or 2) // 2)
+
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 HISTORY_MODES = ("transcript", "flatten")
 
@@ -30,6 +33,9 @@ class Settings:
     image_max_bytes: int = 5_000_000
     image_timeout: float = 10.0
     hide_host: bool = True
+    warm_spares: int = DEFAULT_SPARES
+    warm_conversations: int = 2
+    warm_max_age: float = 600.0
 
     @classmethod
     def from_env(cls, environ=None):
@@ -51,6 +57,9 @@ class Settings:
             image_max_bytes=_number(env, "CLAUDE_IMAGE_MAX_BYTES", int, cls.image_max_bytes, 1, 100_000_000),
             image_timeout=_number(env, "CLAUDE_IMAGE_TIMEOUT", float, cls.image_timeout, 0.1, 300),
             hide_host=_choice(env, "CLAUDE_HIDE_HOST", ("0", "1")) != "0",
+            warm_spares=_number(env, "WARM_SPARES", int, cls.warm_spares, 0, 64),
+            warm_conversations=_number(env, "WARM_CONVERSATIONS", int, cls.warm_conversations, 0, 64),
+            warm_max_age=_number(env, "WARM_MAX_AGE", float, cls.warm_max_age, 1, 24 * 3600),
         )
         return settings
 

@@ -96,12 +96,35 @@ def to_cli_input(ask, settings):
     )
 
 
-def to_turns(messages, structured=False):
+def follow_up(ask, settings):
+    """Return the run driver's follow-up for an Ask: answer -> the next request's history (None when flattened)."""
+    if settings.history != "transcript":
+        return None
+    return lambda answer: next_history(ask, answer)
+
+
+def next_history(ask, answer):
+    """Return the history the conversation's next request will have if the client sends this answer back.
+
+    None when the answer gives nothing to send back. The next request resumes exactly this, up
+    to its own new user turn (or function results); a spare started with it serves that request.
+    """
+    blocks = [text_block(answer.content)] if answer.content else []
+    blocks += [{"type": "tool_use", "id": None, "name": call["name"], "input": call["arguments"]}
+               for call in answer.tool_calls]
+    if not blocks:
+        return None
+    structured = ask.plan is not None and ask.plan.kind == "tools" and ask.plan.schema is not None
+    return tuple(to_turns(list(ask.messages) + [("assistant", blocks)], structured, answered=False))
+
+
+def to_turns(messages, structured=False, answered=True):
     """Return [(role, [block, ...]), ...] for the model, with neighbouring same-role turns merged.
 
     With structured, an assistant's tool_use blocks become one StructuredOutput tool_use and the
     results answering them one tool_result; without, the Messages API would refuse such blocks
-    (no tools are defined), so they reach the model as text.
+    (no tools are defined), so they reach the model as text. answered=False leaves the last
+    assistant's calls open, as they are before the client sends their results.
     """
     turns, pending, names = [], None, {}  # pending: [tool_use id, results] of the last assistant's calls
     for index, (role, blocks) in enumerate(messages):
@@ -131,7 +154,7 @@ def to_turns(messages, structured=False):
         else:
             kept += [text_block(_call_text(c)) for c in calls]
         _add(turns, role, kept)
-    if pending:
+    if pending and answered:
         _add(turns, "user", [tools.result_block(pending[1], pending[0])])
     return turns
 

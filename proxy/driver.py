@@ -25,11 +25,13 @@ EXIT_GRACE = 2.0  # seconds a CLI that printed its result has to exit before it 
 class Run:
     """One request's CLI run and its answer. Always close() it (or use it as a context manager)."""
 
-    def __init__(self, manager, settings, cli_input, answer, client_gone=lambda: False):
+    def __init__(self, manager, settings, cli_input, answer, client_gone=lambda: False, follow_up=None):
         self.manager, self.answer, self.client_gone = manager, answer, client_gone
+        self.follow_up = follow_up  # answer -> the history the conversation's next request will resume
         self.keepalive = settings.keepalive
         self.process = manager.start(settings, cli_input)
         self.closed = False
+        self.answered = False
 
     def __enter__(self):
         return self
@@ -55,13 +57,17 @@ class Run:
     def settle(self):
         """Return the answer, or raise the ProxyError of the failed run (waiting for its exit if that decides)."""
         returncode = self.process.wait() if self.answer.needs_exit else None
-        return answers.settle(self.answer, returncode, self.process.stderr, self.process.other_output)
+        answers.settle(self.answer, returncode, self.process.stderr, self.process.other_output)
+        self.answered = True
+        return self.answer
 
     def close(self):
         """Release the CLI; one that printed a successful result may first exit on its own."""
         if not self.closed:
             self.closed = True
-            self.manager.release(self.process, grace=EXIT_GRACE if self.answer.succeeded else 0)
+            follow_up = self.follow_up(self.answer) if self.answered and self.follow_up else None
+            self.manager.release(self.process, grace=EXIT_GRACE if self.answer.succeeded else 0,
+                                 next_history=follow_up)
 
 
 def whole(run):

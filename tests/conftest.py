@@ -16,7 +16,8 @@ def pytest_report_header():
 
 @pytest.fixture
 def settings():
-    return Settings(claude_path=CLAUDE, timeout=5)
+    # No spares: each test registers the CLI runs it expects (tests/test_spares.py starts its own).
+    return Settings(claude_path=CLAUDE, timeout=5, warm_spares=0, warm_conversations=0)
 
 
 @pytest.fixture

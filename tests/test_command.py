@@ -18,7 +18,7 @@ def test_every_run_reads_stream_json_and_the_prompt_is_one_user_message_of_text(
 def test_the_schema_travels_in_initialize_however_large():
     schema = {"type": "object", "description": "x" * 200_000}
     sent = lines(CliInput(model="haiku", message=({"type": "text", "text": "Hi"},), json_schema=schema))
-    assert sent[0] == {"type": "control_request", "request_id": "schema",
+    assert sent[0] == {"type": "control_request", "request_id": "initialize",
                        "request": {"subtype": "initialize", "jsonSchema": schema}}
     assert sent[1]["type"] == "user"
 

@@ -59,7 +59,8 @@ def test_without_a_proxy_key_any_bearer_is_accepted(client):
 
 def test_health_reports_the_cli(client, check):
     body = check("getHealth", 200, client.get("/health").get_json())
-    assert body == {"status": "ok", "model": "haiku", "effort": None, "cli_version": PINNED, "cli_path": CLAUDE}
+    assert body == {"status": "ok", "model": "haiku", "effort": None, "cli_version": PINNED, "cli_path": CLAUDE,
+                    "host_hidden": True, "warm": {"enabled": False, "idle": 0, "hits": 0, "misses": 0}}
 
 
 def test_health_is_503_when_the_cli_cannot_run(settings, check, fp):

@@ -11,7 +11,7 @@ import uuid
 
 from flask import current_app, request
 
-from .. import driver
+from .. import conversation, driver, images
 from ..answer import Answer
 from ..http import cost_header, json_response, read_body, sse_data, sse_response
 from . import openai, openai_chat_input
@@ -24,10 +24,11 @@ DONE = "data: [DONE]\n\n"
 def create_chat_completion():
     settings = current_app.config["SETTINGS"]
     body = read_body("createChatCompletion")
-    cli_input, plan = openai_chat_input.to_cli_input(body, settings)
-    answer = Answer(cli_input.model, body.get("stop"), plan)
+    ask = images.resolve(openai_chat_input.to_ask(body, settings), settings)
+    cli_input = conversation.to_cli_input(ask, settings)
+    answer = Answer(cli_input.model, ask.stop, ask.plan)
     run = driver.Run(current_app.extensions["manager"], settings, cli_input, answer,
-                     driver.client_watch(request.environ))
+                     driver.client_watch(request.environ), follow_up=conversation.follow_up(ask, settings))
     if body.get("stream"):
         include_usage = (body.get("stream_options") or {}).get("include_usage")
         return sse_response(driver.stream(run, ChatStream(answer, include_usage, settings.reasoning)))
