@@ -7,6 +7,15 @@ import shutil
 
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 HISTORY_MODES = ("transcript", "flatten")
+LOG_FORMATS = ("text", "json")
+
+
+def cores():
+    """The CPUs this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class ConfigError(ValueError):
@@ -29,6 +38,12 @@ class Settings:
     image_fetch: bool = False
     image_max_bytes: int = 5_000_000
     image_timeout: float = 10.0
+    # Each CLI run costs about 0.8 CPU-s to start and 150-200 MiB while it runs: more runs at once than
+    # cores only slows every answer down (README, "Serving under load").
+    max_concurrency: int = dataclasses.field(default_factory=cores)
+    max_queue: int = 64
+    queue_timeout: float = 60.0
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, environ=None):
@@ -49,6 +64,10 @@ class Settings:
             image_fetch=_choice(env, "CLAUDE_IMAGE_FETCH", ("0", "1")) == "1",
             image_max_bytes=_number(env, "CLAUDE_IMAGE_MAX_BYTES", int, cls.image_max_bytes, 1, 100_000_000),
             image_timeout=_number(env, "CLAUDE_IMAGE_TIMEOUT", float, cls.image_timeout, 0.1, 300),
+            max_concurrency=_number(env, "MAX_CONCURRENCY", int, cores(), 1, 256),
+            max_queue=_number(env, "MAX_QUEUE", int, cls.max_queue, 0, 1000),
+            queue_timeout=_number(env, "QUEUE_TIMEOUT", float, cls.queue_timeout, 0.1, 24 * 3600),
+            log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS) or cls.log_format,
         )
         return settings
 

@@ -2,7 +2,7 @@
 import pytest
 
 from proxy import create_app
-from proxy.config import ConfigError, Settings
+from proxy.config import ConfigError, Settings, cores
 from tests.support import CLAUDE, PINNED
 
 
@@ -13,6 +13,10 @@ from tests.support import CLAUDE, PINNED
     ({"CLAUDE_TIMEOUT": "0"}, "CLAUDE_TIMEOUT='0' must be between 1 and 86400."),
     ({"CLAUDE_EFFORT": "extreme"}, "CLAUDE_EFFORT='extreme' is not one of low, medium, high, xhigh, max."),
     ({"CLAUDE_HISTORY": "json"}, "CLAUDE_HISTORY='json' is not one of transcript, flatten."),
+    ({"MAX_CONCURRENCY": "0"}, "MAX_CONCURRENCY='0' must be between 1 and 256."),
+    ({"MAX_QUEUE": "lots"}, "MAX_QUEUE='lots' is not a whole number."),
+    ({"QUEUE_TIMEOUT": "0"}, "QUEUE_TIMEOUT='0' must be between 0.1 and 86400."),
+    ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml' is not one of text, json."),
 ])
 def test_a_bad_setting_stops_startup_with_its_name(environ, message):
     with pytest.raises(ConfigError) as caught:
@@ -25,6 +29,8 @@ def test_settings_defaults():
     assert (settings.host, settings.port, settings.model, settings.effort, settings.timeout) == (
         "127.0.0.1", 8082, "haiku", None, 300.0)
     assert settings.api_key is None and settings.max_retries == 0 and settings.history == "transcript"
+    assert (settings.max_concurrency, settings.max_queue, settings.queue_timeout, settings.log_format) == (
+        cores(), 64, 60.0, "text")
 
 
 @pytest.fixture
