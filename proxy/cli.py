@@ -18,6 +18,7 @@ import threading
 import time
 
 from .errors import CliUnavailable, Timeout
+from .reaper import workdir_prefix
 
 # The CLI is run for one model answer and nothing else: no built-in tools, no MCP servers but the
 # (empty) ones named here, no settings files (so no hooks), no slash commands, no transcript on disk.
@@ -99,9 +100,12 @@ def build_command(settings, cli_input, workdir):
     return argv, env, files
 
 
-def prepare(settings, cli_input, prefix="claude-proxy-"):
-    """Make a run's private directory with its files and an empty cwd; return (workdir, cwd, argv, env)."""
-    workdir = tempfile.mkdtemp(prefix=prefix)
+def prepare(settings, cli_input, prefix=None):
+    """Make a run's private directory with its files and an empty cwd; return (workdir, cwd, argv, env).
+
+    The directory is named for this process (reaper.workdir_prefix) unless prefix says otherwise.
+    """
+    workdir = tempfile.mkdtemp(prefix=prefix or workdir_prefix())
     cwd = os.path.join(workdir, "cwd")  # empty: the CLI sends its path upstream
     os.mkdir(cwd, 0o700)
     argv, env, files = build_command(settings, cli_input, workdir)
@@ -120,10 +124,13 @@ def stdin_bytes(cli_input):
 
 
 class CliRun:
-    """One running CLI. Iterate events(); always close(), which reaps the whole process group."""
+    """One running CLI. Iterate events(); always close(), which reaps the whole process group.
 
-    def __init__(self, settings, cli_input):
-        self.deadline = time.monotonic() + settings.timeout
+    It is killed at deadline (a time.monotonic() moment), by default CLAUDE_TIMEOUT from now.
+    """
+
+    def __init__(self, settings, cli_input, deadline=None):
+        self.deadline = time.monotonic() + settings.timeout if deadline is None else deadline
         self.workdir, self.cwd, argv, env = prepare(settings, cli_input)
         self.lines = queue.Queue()
         self.stderr_chunks = []
