@@ -23,7 +23,8 @@ def create_app(settings=None):
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["spec"] = spec = Spec()
-    app.extensions["manager"] = Manager()
+    app.extensions["manager"] = Manager(settings)
+    requestlog.configure(settings)
     app.extensions["cli_version"] = cli.cli_version(settings)
     if app.extensions["cli_version"] is None:
         log.warning("The Claude CLI at CLAUDE_PATH=%r cannot be run; /health reports it.", settings.claude_path)
