@@ -155,7 +155,8 @@ def test_health(server):
     body = response.json()
     SPEC.response_validator("getHealth", 200).validate(body)
     assert body == {"status": "ok", "model": "haiku", "effort": None, "cli_version": VERSION,
-                    "cli_path": server.claude}
+                    "cli_path": server.claude,
+                    "concurrency": {"limit": 4, "queue_size": 64, "running": 0, "queued": 0}}
 
 
 # --- streams ---------------------------------------------------------------------------------------

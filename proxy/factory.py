@@ -1,4 +1,4 @@
-"""The app factory: it only wires settings, the spec, the process manager, routes, auth and errors."""
+"""The app factory: it only wires settings, the spec, the process manager, metrics, routes, auth, logs and errors."""
 from __future__ import annotations
 
 import logging
@@ -6,13 +6,14 @@ import re
 
 from flask import Flask
 
-from . import api, auth, cli, errorhandlers, health, requestlog, versions
+from . import api, auth, cli, errorhandlers, health, metrics, requestlog, versions
 from .config import Settings
 from .manager import Manager
 from .spec import Spec
 
 log = logging.getLogger("proxy")
-VIEWS = {"getHealth": health.health, **{op: view for door in api.DOORS for op, view in door.views.items()}}
+VIEWS = {"getHealth": health.health, "getReady": health.ready, "getMetrics": metrics.metrics,
+         **{op: view for door in api.DOORS for op, view in door.views.items()}}
 MAX_BODY_BYTES = 64 * 1024 * 1024  # room for long conversations and inline images; more is a 413
 
 
@@ -23,7 +24,8 @@ def create_app(settings=None):
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["spec"] = spec = Spec()
-    app.extensions["manager"] = Manager(settings)
+    app.extensions["manager"] = manager = Manager(settings)
+    app.extensions["metrics"] = metrics.Metrics(manager.admission)
     requestlog.configure(settings)
     app.extensions["cli_version"] = cli.cli_version(settings)
     if app.extensions["cli_version"] is None:

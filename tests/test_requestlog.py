@@ -104,6 +104,14 @@ def test_a_refused_request_logs_that_no_cli_ran(logged):
     assert fields["tokens_in"] is None and fields["ttft_s"] is None
 
 
+def test_probes_and_scrapes_are_logged_at_debug_only(logged):
+    app, lines = logged
+    client = app.test_client()
+    for path in ("/health", "/ready", "/metrics"):
+        closed(client.get(path))
+    assert [level for level, _ in lines] == [logging.DEBUG] * 3
+
+
 def test_the_text_format_has_the_same_fields(fp, settings, replay):
     from proxy.requestlog import TextFormat
 
