@@ -14,7 +14,8 @@ the CLIs, and for the server its gunicorn processes and watchdog too), sampled e
 Then three bursts, sent at once: streamed requests (each completes, or is refused within 2 s);
 plain requests (no 5xx but the capacity refusal); and clients of the `openai` SDK with its own
 retries, which honour Retry-After (all must get answers; their goodput is set beside the best
-direct throughput over every concurrency measured, the machine's core count included).
+direct throughput over every concurrency measured, the machine's core count included, measured
+again at that concurrency just after the burst, the better of the two counting).
 Figures are printed, never asserted.
 """
 from __future__ import annotations
@@ -432,9 +433,15 @@ def main(argv=None):
                 failed = collections.Counter(f"{r.status} {r.code}" for r in results if not r.answered)
                 print(f"   answered {len(answered)}/{args.sdk_clients} (failed: {dict(failed) or 'none'}); the server "
                       f"refused {refused:.0f} requests on the way; last answer after {seconds:.1f} s")
-                ratio = goodput / top[1]["per_s"] if top[1]["per_s"] else float("nan")
-                print(f"   goodput {goodput:.2f} answers/s = {ratio:.2f} x the best direct throughput "
-                      f"({top[1]['per_s']:.2f}/s at {top[0]}); target >= 0.8: "
+                if top[0] is not None:  # again, right after: the machine's load drifts over minutes
+                    again = direct_level(direct, top[0], max(args.requests, 2 * top[0]))
+                    print(f"   direct at {top[0]} at once, measured again just after: {again['per_s']:.2f} answers/s")
+                    best_direct = max(top[1]["per_s"], again["per_s"])
+                else:
+                    best_direct = 0.0
+                ratio = goodput / best_direct if best_direct else float("nan")
+                print(f"   goodput {goodput:.2f} answers/s = {ratio:.2f} x the better of the two direct figures "
+                      f"({best_direct:.2f}/s); target >= 0.8: "
                       f"{'met' if ratio >= 0.8 and len(answered) == args.sdk_clients else 'NOT MET'}")
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
