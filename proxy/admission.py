@@ -3,7 +3,7 @@
 A request takes a slot (enter) and gives it back once its CLI is reaped (leave). When every slot is
 taken it waits in a first-in, first-out queue until a slot is handed to it, its client leaves, its
 QUEUE_TIMEOUT or deadline passes, or the server drains. It is refused at once when the queue is full,
-or when the wait it would face there, at the recent run times, is longer than QUEUE_TIMEOUT.
+or when the wait it would face there, at the recent run times, would take most of QUEUE_TIMEOUT.
 
 Retry-After: with every slot busy, one frees every (recent run time / limit) seconds on average. Each
 refused client is told of the next such moment that no client refused before it was told of, so that
@@ -21,6 +21,9 @@ from .errors import AtCapacity, ClientGone, Draining
 TICK = 0.5  # seconds between looks at a queued request's client
 RUN_TIME_PRIOR = 2.0  # seconds a run is taken to hold its slot until runs have been timed
 WEIGHT = 0.2  # of the latest run in the running average of run times
+# A request is queued only if it should start within this share of QUEUE_TIMEOUT: the last one let in
+# should not have even odds of waiting it all out and being refused late, when runs slow a little.
+MARGIN = 0.8
 
 
 class Ticket:
@@ -143,8 +146,8 @@ class Admission:
         return (self.run_time if self.run_time is not None else RUN_TIME_PRIOR) / self.limit
 
     def _room(self):
-        """How many may queue: MAX_QUEUE, or fewer when more could not start within QUEUE_TIMEOUT."""
-        return min(self.queue_size, math.floor(self.queue_timeout / self._gap()))
+        """How many may queue: MAX_QUEUE, or fewer when more could not start well within QUEUE_TIMEOUT."""
+        return min(self.queue_size, math.floor(MARGIN * self.queue_timeout / self._gap()))
 
     def _retry_after(self, now):
         """Seconds until a place should free up for one more client, after those already told to come back."""
@@ -156,7 +159,7 @@ class Admission:
         retry_after = self._retry_after(now)
         queued = len(self._queue)
         why = (f"the queue is full (MAX_QUEUE={self.queue_size})" if queued >= self.queue_size else
-               f"{queued} requests are queued, as many as can start within QUEUE_TIMEOUT={self.queue_timeout:g} s "
+               f"{queued} requests are queued, as many as can start well within QUEUE_TIMEOUT={self.queue_timeout:g} s "
                f"at the recent {self._gap() * self.limit:.1f} s per run")
         return AtCapacity(f"The server is at capacity: {self.running} CLI runs at once "
                           f"(MAX_CONCURRENCY={self.limit}) and {why}. Retry after {retry_after} s.",
