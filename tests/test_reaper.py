@@ -29,6 +29,27 @@ time.sleep(300)
 """
 
 
+# A worker whose watchdog is killed while a CLI runs: the next CLI it registers starts another
+# watchdog, which must be told of the first CLI too.
+REPLACED = f"""
+import os, signal, subprocess, sys, tempfile, time
+sys.path.insert(0, {str(ROOT)!r})
+from proxy import reaper
+reaper.guard()
+workdir = tempfile.mkdtemp(prefix=reaper.workdir_prefix())
+first = subprocess.Popen(["sh", "-c", "cd / && exec sleep 300"], cwd=workdir, start_new_session=True)
+reaper.watch(first.pid)
+old = reaper._watchdog.pid
+os.kill(old, signal.SIGKILL)
+while os.waitid(os.P_PID, old, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+    time.sleep(0.01)
+second = subprocess.Popen(["sh", "-c", "cd / && exec sleep 300"], cwd=workdir, start_new_session=True)
+reaper.watch(second.pid)
+print(first.pid, second.pid, old, reaper._watchdog.pid, flush=True)
+time.sleep(300)
+"""
+
+
 def alive(pid):
     """True if pid runs (a zombie waiting to be reaped does not count)."""
     try:
@@ -107,3 +128,18 @@ def test_sweep_ends_what_dead_processes_left_and_nothing_else(tmp_path):
     finally:
         if orphan.poll() is None:
             orphan.kill()
+
+
+def test_a_watchdog_that_died_is_replaced_and_told_of_every_running_cli(tmp_path):
+    worker = subprocess.Popen([sys.executable, "-c", REPLACED], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "TMPDIR": str(tmp_path)})
+    first, second, old, new = map(int, worker.stdout.readline().split())
+    started = (first, second, new)
+    try:
+        assert new != old and alive(new)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        assert wait_until(lambda: not any(alive(p) for p in started))  # both left their directory
+    finally:
+        for pid in filter(alive, started):  # only when the test failed
+            os.kill(pid, signal.SIGKILL)
