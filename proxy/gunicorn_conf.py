@@ -63,13 +63,13 @@ def post_worker_init(worker):
     draining = threading.Event()
 
     def drain_then_stop(sig):
+        worker.log.info("Draining: finishing %d running answers, refusing new requests", manager.admission.running)
         manager.drain(_settings.timeout + 5)
         worker.handle_exit(sig, None)
 
-    def on_sigterm(sig, frame):
+    def on_sigterm(sig, frame):  # the handler only starts the drain: it runs between the main thread's steps
         if not draining.is_set():
             draining.set()
-            worker.log.info("Draining: finishing %d running answers, refusing new requests", manager.admission.running)
             threading.Thread(target=drain_then_stop, args=(sig,), name="drain", daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_sigterm)
