@@ -96,6 +96,13 @@ class Server:
         self.output = open(tmp / "gunicorn.log", "w")
         self.proc = subprocess.Popen(command or [sys.executable, "-m", "gunicorn", "proxy:app"], cwd=cwd,
                                      env=environ, stdout=self.output, stderr=subprocess.STDOUT)
+        try:
+            self._wait_healthy(tmp)
+        except BaseException:  # whatever stops the wait, no server is left running behind the test
+            self.stop()
+            raise
+
+    def _wait_healthy(self, tmp):
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -104,7 +111,6 @@ class Server:
             except (requests.ConnectionError, requests.Timeout):
                 pass  # not listening yet, or listening while its worker still boots
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
                 raise RuntimeError(f"gunicorn did not start: {(tmp / 'gunicorn.log').read_text()}")
             time.sleep(0.1)
 
