@@ -21,7 +21,8 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("server"))
+    """The server most tests share; room for four runs at once, whatever the machine's cores."""
+    s = Server(tmp_path_factory.mktemp("server"), MAX_CONCURRENCY="4")
     yield s
     s.stop()
 

@@ -56,6 +56,20 @@ def process_tree():
     return children
 
 
+def cmdline(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def watchdog_of(worker, tree=None):
+    """The pid of a worker's watchdog (proxy/reaper.py), or None."""
+    tree = process_tree() if tree is None else tree
+    return next((child for child in tree.get(worker, ()) if any(a.endswith("reaper.py") for a in cmdline(child))),
+                None)
+
+
 def descendants(pid, tree=None):
     """Pids of the live processes below pid."""
     tree = process_tree() if tree is None else tree
@@ -90,15 +104,21 @@ class Server:
         self.output = open(tmp / "gunicorn.log", "w")
         self.proc = subprocess.Popen(command or [sys.executable, "-m", "gunicorn", "proxy:app"], cwd=cwd,
                                      env=environ, stdout=self.output, stderr=subprocess.STDOUT)
+        try:
+            self._wait_healthy(tmp)
+        except BaseException:  # whatever stops the wait, no server is left running behind the test
+            self.stop()
+            raise
+
+    def _wait_healthy(self, tmp):
         deadline = time.monotonic() + 30
         while True:
             try:
                 if requests.get(self.url + "/health", timeout=1).status_code == 200:
                     return
-            except requests.RequestException:  # not listening yet, or the worker still starting
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or listening while its worker still boots
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
                 raise RuntimeError(f"gunicorn did not start: {(tmp / 'gunicorn.log').read_text()}")
             time.sleep(0.1)
 
@@ -113,11 +133,19 @@ class Server:
         deadline = time.monotonic() + seconds
         while True:
             tree = process_tree()
-            if not any(descendants(worker, tree) for worker in tree.get(self.proc.pid, ())):
+            if not any(set(descendants(worker, tree)) - {watchdog_of(worker, tree)} for worker in self.workers(tree)):
                 return True
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.05)
+
+    def workers(self, tree=None):
+        """The pids of gunicorn's worker processes (its one worker, or none while it restarts one)."""
+        tree = process_tree() if tree is None else tree
+        return tree.get(self.proc.pid, [])
+
+    def health(self):
+        return requests.get(self.url + "/health", timeout=10).json()
 
     def call_with(self, text):
         """The one run whose prompt held text (tests use text of their own, so as to find their own run)."""

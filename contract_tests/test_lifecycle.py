@@ -1,9 +1,18 @@
-"""However a request ends (deadline, client gone), its CLI's process group is gone."""
+"""However a request ends (deadline, client gone) and however its worker ends (SIGKILL, SIGTERM), its CLI is gone."""
 import http.client
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 
-from contract_tests.support import fake_cli_processes
+import pytest
+import requests
+
+from contract_tests.support import FIXTURES, ROOT, Server, fake_cli_processes, free_port, watchdog_of
+from harness.fake_cli import make_fake_cli
+from proxy.spec import Spec
 
 
 def open_request(server, content, stream):
@@ -103,3 +112,120 @@ def test_streams_are_served_side_by_side(server):
     for thread in threads:
         thread.join(30)
     assert len(ends) == 4 and max(firsts) < min(ends)
+
+
+# --- a worker that dies, a server that starts again -------------------------------------------------
+
+def run_dirs(tmpdir):
+    return sorted(p.name for p in tmpdir.iterdir() if p.name.startswith("claude-proxy-"))
+
+
+@pytest.fixture
+def own_tmp(tmp_path):
+    """A server with a TMPDIR of its own, so that its CLIs' private directories can be watched."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    server = Server(tmp_path, TMPDIR=str(tmpdir), MAX_CONCURRENCY="2")
+    yield server, tmpdir
+    server.stop()
+
+
+def test_a_sigkilled_worker_leaves_no_cli_behind(own_tmp):
+    server, tmpdir = own_tmp
+    [worker] = server.workers()
+    connections = [open_request(server, "Wait [stub:hang]", stream=False),
+                   open_request(server, "Wait [stub:hang]", stream=True)]
+    assert wait_for(lambda: len(fake_cli_processes(server)) == 2, 10.0)
+    assert len(run_dirs(tmpdir)) == 2 and all(d.startswith(f"claude-proxy-{worker}-") for d in run_dirs(tmpdir))
+    os.kill(worker, signal.SIGKILL)
+    assert wait_for(lambda: not fake_cli_processes(server), 10.0)
+    assert wait_for(lambda: not run_dirs(tmpdir), 10.0)
+    for connection in connections:  # the dead worker's clients see their connection end, not a hang
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
+            connection.getresponse()
+    assert wait_for(lambda: server.workers() and server.workers() != [worker], 30.0)
+    assert requests.post(server.url + "/v1/chat/completions", timeout=30, json={
+        "model": "haiku", "messages": [{"role": "user", "content": "Say hi"}]}).status_code == 200
+
+
+def test_a_worker_killed_with_its_watchdog_leaves_nothing_once_gunicorn_restarts_it(own_tmp):
+    server, tmpdir = own_tmp
+    [worker] = server.workers()
+    connection = open_request(server, "Wait [stub:hang]", stream=False)
+    assert wait_for(lambda: fake_cli_processes(server), 10.0)
+    os.kill(watchdog_of(worker), signal.SIGKILL)  # nothing is left to end the CLI but the next worker
+    os.kill(worker, signal.SIGKILL)
+    assert wait_for(lambda: not fake_cli_processes(server), 30.0)  # the new worker's sweep
+    assert wait_for(lambda: not run_dirs(tmpdir), 10.0)
+    connection.close()
+
+
+def test_a_server_starting_removes_the_private_dirs_of_dead_processes_only(tmp_path):
+    tmpdir = tmp_path / "tmp"
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    for name in (f"claude-proxy-{ended.pid}-left1234", f"claude-proxy-{os.getpid()}-live5678", "claude-proxy-old9012"):
+        (tmpdir / name / "cwd").mkdir(parents=True)
+    server = Server(tmp_path, TMPDIR=str(tmpdir))
+    try:
+        assert run_dirs(tmpdir) == [f"claude-proxy-{os.getpid()}-live5678", "claude-proxy-old9012"]
+    finally:
+        server.stop()
+
+
+# --- SIGTERM: drain ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def draining(tmp_path):
+    """A server told to stop (SIGTERM) while a stream runs, held open until the test lets it end."""
+    hold = tmp_path / "let-it-end"
+    claude = make_fake_cli(tmp_path, FIXTURES, log=tmp_path / "fake-cli.log", hold=hold)
+    server = Server(tmp_path, claude=claude)
+    assert requests.get(server.url + "/ready", timeout=10).status_code == 200
+    stream = open_request(server, "Count [stub:slow]", stream=True).getresponse()
+    assert stream.status == 200 and stream.read1(65536).startswith(b"data: ")
+    server.proc.send_signal(signal.SIGTERM)
+    assert wait_for(lambda: requests.get(server.url + "/ready", timeout=10).status_code == 503, 10.0)
+    yield server, stream, hold
+    hold.touch()
+    server.stop()
+
+
+def test_sigterm_lets_a_running_stream_end_with_done_and_refuses_new_requests(draining):
+    server, stream, hold = draining
+    refused = requests.post(server.url + "/v1/chat/completions", timeout=30, json={
+        "model": "haiku", "messages": [{"role": "user", "content": "Too late"}]})
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+    assert refused.json()["error"]["code"] == "server_shutting_down"
+    hold.touch()
+    events = [e for e in stream.read().decode().split("\n\n") if e]
+    assert events[-1] == "data: [DONE]"
+    text = "".join((json.loads(e[6:])["choices"] or [{}])[0].get("delta", {}).get("content") or "" for e in events[:-1])
+    assert text == "one two three four five six"
+    assert server.proc.wait(timeout=30) == 0
+    assert not fake_cli_processes(server)
+    # the one request run (besides the start-up capture of the CLI's records); "Too late" started none
+    assert [call["prompt"] for call in server.calls() if call["scenario"] != "seeds"] == ["Count [stub:slow]"]
+
+
+def test_readiness_fails_while_draining_and_liveness_holds(draining):
+    server, stream, hold = draining
+    ready = requests.get(server.url + "/ready", timeout=10)
+    Spec().response_validator("getReady", 503).validate(ready.json())
+    assert ready.json()["status"] == "draining"
+    health = requests.get(server.url + "/health", timeout=10)
+    assert health.status_code == 200 and health.json()["concurrency"]["running"] == 1
+    hold.touch()
+    assert stream.read().endswith(b"data: [DONE]\n\n")
+
+
+# --- the one supported shape ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("flags, named", [(["--workers", "2"], "workers=2"), (["--threads", "8"], "threads=8")])
+def test_gunicorn_refuses_a_shape_in_which_the_limit_would_not_hold(tmp_path, flags, named):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "PROXY_"))}
+    env.update(CLAUDE_PATH=make_fake_cli(tmp_path, FIXTURES), PORT=str(free_port()))
+    done = subprocess.run([sys.executable, "-m", "gunicorn", *flags, "proxy:app"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert f"Configuration error: {named}" in done.stderr

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stand in for the `claude` CLI by replaying a recording made by harness/record.py.
 
-Usage: fake_claude.py --fixtures DIR [--pace 1.0] [--log FILE] -- <claude args...>
+Usage: fake_claude.py --fixtures DIR [--pace 1.0] [--log FILE] [--hold FILE] -- <claude args...>
 
 The recording is the one named by the `[stub:NAME]` marker on stdin, or else in the --resume file
 (default "success", or "json_schema" when asked for structured output); a run without
@@ -9,6 +9,8 @@ The recording is the one named by the `[stub:NAME]` marker on stdin, or else in 
 real CLI wrote next to the one it resumed. Its stdout lines come out at their recorded times
 (times pace; pace 0 means at once), then its stderr, then its exit code. A recording that was
 killed sleeps until it is killed, and one that died by a signal kills itself with that signal.
+With --hold, the last stdout line waits until that file exists, so that a test can keep a run
+going for as long as it needs, whatever the machine's speed.
 """
 from __future__ import annotations
 
@@ -30,12 +32,13 @@ OPTIONAL = ("--effort", "--resume", "--resume-session-at")  # may be absent or p
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if "--" not in argv:
-        return _fail("usage: fake_claude.py --fixtures DIR [--pace 1.0] [--log FILE] -- <claude args...>")
+        return _fail("usage: fake_claude.py --fixtures DIR [--pace 1.0] [--log FILE] [--hold FILE] -- <claude args...>")
     split = argv.index("--")
     parser = argparse.ArgumentParser(prog="fake_claude.py")
     parser.add_argument("--fixtures", required=True)
     parser.add_argument("--pace", type=float, default=1.0)
     parser.add_argument("--log")
+    parser.add_argument("--hold")
     options = parser.parse_args(argv[:split])
     args = argv[split + 1:]
     if args == ["--version"]:
@@ -60,7 +63,7 @@ def main(argv=None):
         return _fail(f"fake claude: argv does not match recording {name!r}: {problem}")
     if capture:
         _write_transcript(recording, os.path.dirname(_value(args, "--resume")))
-    return replay(recording, options.pace)
+    return replay(recording, options.pace, None if capture else options.hold)
 
 
 def _write_transcript(recording, workdir):
@@ -111,15 +114,17 @@ def _shape(args):
     return shape
 
 
-def replay(recording, pace):
-    """Print the recorded lines on time, then stderr, then end as the recorded CLI did."""
+def replay(recording, pace, hold=None):
+    """Print the recorded lines on time (the last once hold exists, if given), then stderr, then end as recorded."""
     returncode = recording["returncode"]
     if recording.get("killed_after") is not None and returncode > 0:
         # The recorded CLI answered SIGTERM with this exit code (143), not by dying of the signal.
         signal.signal(signal.SIGTERM, lambda *_: os._exit(returncode))
     start = time.monotonic()
     out = sys.stdout.buffer
-    for entry in recording["stdout"]:
+    for index, entry in enumerate(recording["stdout"]):
+        while hold and index == len(recording["stdout"]) - 1 and not os.path.exists(hold):
+            time.sleep(0.02)
         if pace > 0:
             time.sleep(max(0.0, start + entry["t"] * pace - time.monotonic()))
         out = _write(out, entry["line"].encode("utf-8") + b"\n")

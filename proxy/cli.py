@@ -29,9 +29,9 @@ class CliRun:
     for send(): what it was started with (`spawned`) fixes only what the CLI reads at start-up.
     """
 
-    def __init__(self, settings, cli_input, seeds=None, start_input=True, extra_env=None):
+    def __init__(self, settings, cli_input, seeds=None, start_input=True, extra_env=None, deadline=None):
         self.spawned = cli_input
-        self.deadline = None  # set when the CLI is sent its input
+        self.deadline = None  # set when the CLI is sent its input (a time.monotonic() moment)
         self.started = time.monotonic()
         self.workdir, self.cwd, argv, env = prepare(settings, cli_input, seeds, extra_env=extra_env)
         self.lines = queue.Queue()
@@ -55,12 +55,12 @@ class CliRun:
         for thread in self._threads:
             thread.start()
         if start_input:
-            self.send(settings, cli_input)
+            self.send(settings, cli_input, deadline)
 
-    def send(self, settings, cli_input):
+    def send(self, settings, cli_input, deadline=None):
         """Give the CLI its input (control requests for what differs from `spawned`, then the user
-        message) and close its stdin; the deadline runs from here."""
-        self.deadline = time.monotonic() + settings.timeout
+        message) and close its stdin; it is killed at deadline, by default CLAUDE_TIMEOUT from now."""
+        self.deadline = time.monotonic() + settings.timeout if deadline is None else deadline
         feeder = threading.Thread(target=self._feed_stdin, args=(stdin_bytes(cli_input, self.spawned),), daemon=True)
         self._threads.append(feeder)
         feeder.start()

@@ -16,6 +16,8 @@ import json
 import os
 import tempfile
 
+from .reaper import workdir_prefix
+
 # The CLI is run for one model answer and nothing else: no built-in tools, no MCP servers but the
 # (empty) ones named here, no settings files (so no hooks), no slash commands, no transcript on disk.
 BASE_FLAGS = (
@@ -150,9 +152,12 @@ def control_request(request_id, subtype, **fields):
     return {"type": "control_request", "request_id": request_id, "request": {"subtype": subtype, **fields}}
 
 
-def prepare(settings, cli_input, seeds=None, prefix="claude-proxy-", extra_env=None):
-    """Make a run's private directory with its files and an empty cwd; return (workdir, cwd, argv, env)."""
-    workdir = os.path.realpath(tempfile.mkdtemp(prefix=prefix))  # the CLI reports the real path
+def prepare(settings, cli_input, seeds=None, prefix=None, extra_env=None):
+    """Make a run's private directory with its files and an empty cwd; return (workdir, cwd, argv, env).
+
+    The directory is named for this process (reaper.workdir_prefix) unless prefix says otherwise.
+    """
+    workdir = os.path.realpath(tempfile.mkdtemp(prefix=prefix or workdir_prefix()))  # the CLI reports the real path
     cwd = os.path.join(workdir, "cwd")  # empty: the CLI runs here
     os.mkdir(cwd, 0o700)
     argv, env, files = build_command(settings, cli_input, workdir, seeds, extra_env)

@@ -10,6 +10,15 @@ DEFAULT_SPARES = max(1, (os.cpu_count() or 2) // 2)
 
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 HISTORY_MODES = ("transcript", "flatten")
+LOG_FORMATS = ("text", "json")
+
+
+def cores():
+    """The CPUs this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class ConfigError(ValueError):
@@ -36,6 +45,12 @@ class Settings:
     warm_spares: int = DEFAULT_SPARES
     warm_conversations: int = 2
     warm_max_age: float = 600.0
+    # Each CLI run costs about 0.8 CPU-s to start and 150-200 MiB while it runs: more runs at once than
+    # cores only slows every answer down (README, "Serving under load").
+    max_concurrency: int = dataclasses.field(default_factory=cores)
+    max_queue: int = 64
+    queue_timeout: float = 60.0
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, environ=None):
@@ -60,6 +75,10 @@ class Settings:
             warm_spares=_number(env, "WARM_SPARES", int, cls.warm_spares, 0, 64),
             warm_conversations=_number(env, "WARM_CONVERSATIONS", int, cls.warm_conversations, 0, 64),
             warm_max_age=_number(env, "WARM_MAX_AGE", float, cls.warm_max_age, 1, 24 * 3600),
+            max_concurrency=_number(env, "MAX_CONCURRENCY", int, cores(), 1, 256),
+            max_queue=_number(env, "MAX_QUEUE", int, cls.max_queue, 0, 1000),
+            queue_timeout=_number(env, "QUEUE_TIMEOUT", float, cls.queue_timeout, 0.1, 24 * 3600),
+            log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS) or cls.log_format,
         )
         return settings
 

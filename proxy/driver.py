@@ -4,7 +4,8 @@ It decides the status before the first byte (a stream starts only once the model
 answer, so a failure before that gets the same error and status as without streaming), watches
 the client, sends keep-alives, and hands each piece of the answer to the encoder of the front
 door the request came through. After the first byte a failure is the encoder's error frame.
-However a request ends, Run.close() is the one place its CLI is released.
+However a request ends, Run.close() is the one place its CLI is released, and it notes on the
+request's record (requestlog.py) how the CLI ended.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import socket
 import time
 
 from . import answer as answers
-from .errors import ClientGone, ProxyError
+from . import requestlog
+from .errors import ClientGone, ProxyError, Timeout
 
 log = logging.getLogger("proxy")
 TICK = 0.5  # seconds of CLI silence between checks that the client is still there (and keep-alives)
@@ -29,9 +31,13 @@ class Run:
         self.manager, self.answer, self.client_gone = manager, answer, client_gone
         self.follow_up = follow_up  # answer -> the history the conversation's next request will resume
         self.keepalive = settings.keepalive
-        self.process = manager.start(settings, cli_input)
+        self.record = requestlog.record()
+        self.record.model = cli_input.model
+        self.error = None  # the ProxyError the run ended with
+        self.settled = False
+        self.process = manager.start(settings, cli_input, client_gone, self.record)
+        self.record.answer = answer
         self.closed = False
-        self.answered = False
 
     def __enter__(self):
         return self
@@ -42,30 +48,53 @@ class Run:
     def pieces(self):
         """Yield the Deltas each CLI event adds, or None after a silent tick, until the answer is complete."""
         next_look = 0.0
-        for event in self.process.events(idle=TICK):
-            if time.monotonic() >= next_look:  # at most once a tick: a look at the socket is a syscall
-                if self.client_gone():
-                    raise ClientGone()
-                next_look = time.monotonic() + TICK
-            if event is None:
-                yield None
-                continue
-            yield self.answer.read(event)
-            if self.answer.complete:
-                return
+        try:
+            for event in self.process.events(idle=TICK):
+                if time.monotonic() >= next_look:  # at most once a tick: a look at the socket is a syscall
+                    if self.client_gone():
+                        raise ClientGone()
+                    next_look = time.monotonic() + TICK
+                if event is None:
+                    yield None
+                    continue
+                deltas = self.answer.read(event)
+                if deltas and self.record.first_token is None:
+                    self.record.first_token = time.monotonic()
+                yield deltas
+                if self.answer.complete:
+                    return
+        except ProxyError as error:
+            self.error = error
+            raise
 
     def settle(self):
         """Return the answer, or raise the ProxyError of the failed run (waiting for its exit if that decides)."""
-        returncode = self.process.wait() if self.answer.needs_exit else None
-        answers.settle(self.answer, returncode, self.process.stderr, self.process.other_output)
-        self.answered = True
-        return self.answer
+        try:
+            returncode = self.process.wait() if self.answer.needs_exit else None
+            settled = answers.settle(self.answer, returncode, self.process.stderr, self.process.other_output)
+        except ProxyError as error:
+            self.error = error
+            raise
+        self.settled = True
+        return settled
+
+    @property
+    def outcome(self):
+        """How the CLI ended: success, deadline, client_gone, or the code of the failure it was classified as."""
+        if isinstance(self.error, Timeout):
+            return "deadline"
+        if isinstance(self.error, ClientGone) or (self.error is None and not self.settled):
+            return "client_gone"  # or the client closed a stream before its end
+        if self.error is not None:
+            return self.error.code or self.error.type
+        return "success"
 
     def close(self):
         """Release the CLI; one that printed a successful result may first exit on its own."""
         if not self.closed:
             self.closed = True
-            follow_up = self.follow_up(self.answer) if self.answered and self.follow_up else None
+            self.record.cli = self.outcome
+            follow_up = self.follow_up(self.answer) if self.settled and self.follow_up else None
             self.manager.release(self.process, grace=EXIT_GRACE if self.answer.succeeded else 0,
                                  next_history=follow_up)
 
@@ -121,7 +150,8 @@ def _frames(run, encoder, pieces):
             yield from encoder.fail(error)
         except Exception:
             log.exception("Stream %s failed", encoder.id)
-            yield from encoder.fail(ProxyError())
+            run.error = ProxyError()
+            yield from encoder.fail(run.error)
     finally:
         run.close()
 

@@ -59,6 +59,23 @@ class Overloaded(ProxyError):
     status, type, code = 503, "server_error", "overloaded"
 
 
+class AtCapacity(ProxyError):
+    """This server runs as many CLIs as it may and its queue is full: retry after Retry-After seconds."""
+
+    status, type, code = 503, "server_error", "server_at_capacity"
+
+    def __init__(self, message, retry_after, reason="queue_full"):
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+        self.reason = reason  # queue_full, queue_timeout or draining: the metrics' admission result
+
+
+class Draining(AtCapacity):
+    """This server is shutting down: it finishes the answers it has begun and takes no new ones."""
+
+    code = "server_shutting_down"
+
+
 class UpstreamError(ProxyError):
     status, type, code = 502, "server_error", "upstream_error"
 

@@ -1,4 +1,4 @@
-"""The app factory: it only wires settings, the spec, the process manager, routes, auth and errors."""
+"""The app factory: it only wires settings, the spec, the process manager, metrics, routes, auth, logs and errors."""
 from __future__ import annotations
 
 import logging
@@ -6,13 +6,14 @@ import re
 
 from flask import Flask
 
-from . import api, auth, cli, errorhandlers, health, requestlog, versions
+from . import api, auth, cli, errorhandlers, health, metrics, requestlog, versions
 from .config import Settings
 from .manager import Manager
 from .spec import Spec
 
 log = logging.getLogger("proxy")
-VIEWS = {"getHealth": health.health, **{op: view for door in api.DOORS for op, view in door.views.items()}}
+VIEWS = {"getHealth": health.health, "getReady": health.ready, "getMetrics": metrics.metrics,
+         **{op: view for door in api.DOORS for op, view in door.views.items()}}
 MAX_BODY_BYTES = 64 * 1024 * 1024  # room for long conversations and inline images; more is a 413
 
 
@@ -27,7 +28,9 @@ def create_app(settings=None):
     if app.extensions["cli_version"] is None:
         log.warning("The Claude CLI at CLAUDE_PATH=%r cannot be run; /health reports it.", settings.claude_path)
     versions.check(app.extensions["cli_version"])
-    app.extensions["manager"] = Manager(settings)
+    app.extensions["manager"] = manager = Manager(settings)
+    app.extensions["metrics"] = metrics.Metrics(manager.admission)
+    requestlog.configure(settings)
     for operation_id, (method, path) in spec.operations.items():
         rule = re.sub(r"\{(\w+)\}", r"<\1>", path)
         app.add_url_rule(rule, endpoint=operation_id, view_func=VIEWS[operation_id], methods=[method.upper()],

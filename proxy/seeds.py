@@ -22,6 +22,7 @@ import shutil
 import tempfile
 
 from . import cli, command, loopback
+from .reaper import workdir_prefix
 
 log = logging.getLogger("proxy")
 KINDS = ("environment", "session_context")
@@ -57,7 +58,7 @@ def capture(settings, environ=None):
         log.warning("Bedrock or Vertex is configured: the CLI's environment block (working directory, kernel "
                     "release) cannot be captured and reaches the model with every request.")
         return None
-    workdir = tempfile.mkdtemp(prefix="claude-proxy-seeds-")
+    workdir = tempfile.mkdtemp(prefix=workdir_prefix() + "seeds-")  # swept like a run's if left behind
     try:
         argv, cwd, stdin = capture_command(settings, workdir)
         with loopback.Upstream() as upstream:

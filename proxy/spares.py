@@ -36,6 +36,7 @@ class Spare:
     run: cli.CliRun
     key: tuple
     conversation: bool
+    ticket: object = None  # the admission slot it holds
 
 
 def key_of(model, history, max_turns):
@@ -44,10 +45,17 @@ def key_of(model, history, max_turns):
 
 
 class Spares:
-    """The pool of one worker. busy() tells whether a request is running now."""
+    """The pool of one worker.
 
-    def __init__(self, settings, seeds, busy, enabled=True):
+    busy() tells whether a request runs or waits; acquire() returns a slot for a spare, or None
+    (never waiting); started(run) is told of each spare's CLI, ended(run, slot) of each reaped
+    without serving a request.
+    """
+
+    def __init__(self, settings, seeds, busy, acquire=lambda: True, started=lambda run: None,
+                 ended=lambda run, slot: None, enabled=True):
         self.settings, self.seeds, self.busy = settings, seeds, busy
+        self.acquire, self.started, self.ended = acquire, started, ended
         self.size, self.conversations, self.max_age = settings.warm_spares, settings.warm_conversations, \
             settings.warm_max_age
         self.enabled = enabled and (self.size > 0 or self.conversations > 0)
@@ -66,8 +74,8 @@ class Spares:
             self.thread = threading.Thread(target=self._fill, args=(check,), daemon=True, name="spares")
             self.thread.start()
 
-    def take(self, settings, cli_input):
-        """Return a spare bound to cli_input, or None (the request then runs cold)."""
+    def take(self, settings, cli_input, deadline=None):
+        """Return (a spare's run bound to cli_input, the slot it holds), or None (the request then runs cold)."""
         if not self.enabled:
             return None
         key = key_of(cli_input.model, cli_input.history, cli_input.max_turns)
@@ -80,19 +88,19 @@ class Spares:
                 self.lock.notify()
                 return None
             self.idle.remove(spare)
-        spare.run.send(settings, cli_input)
+        spare.run.send(settings, cli_input, deadline)
         sent = [line["request_id"] for line in stdin_lines(cli_input, spare.run.spawned)
                 if line["type"] == "control_request"]
         errors = spare.run.control_errors(sent, BIND_TIMEOUT) if sent else []
         if errors:
             log.warning("A spare CLI refused its control requests (%s); the request runs cold.", "; ".join(errors))
-            spare.run.close()
+            self._reap([spare])
             with self.lock:
                 self.misses += 1
             return None
         with self.lock:
             self.hits += 1
-        return spare.run
+        return spare.run, spare.ticket
 
     def expect(self, model, history, max_turns):
         """Note that the conversation's next request will resume history: start a spare for it when idle."""
@@ -104,14 +112,14 @@ class Spares:
             del self.wanted[:-self.conversations]
             self.lock.notify()
 
-    def shed(self):
-        """Drop the conversation spares: the machine is busy, and they are the first to go."""
+    def give_back(self):
+        """Reap one idle spare, a conversation's first, so that its slot goes to a request."""
         with self.lock:
-            drop = [s for s in self.idle if s.conversation]
-            self.idle = [s for s in self.idle if not s.conversation]
-            self.wanted = []
-        for spare in drop:
-            spare.run.close()
+            order = sorted(self.idle, key=lambda s: not s.conversation)
+            drop = order[:1]
+            self.idle = [s for s in self.idle if s not in drop]
+            self.wanted = []  # the machine is busy: conversations are the first to go
+        self._reap(drop)
 
     def wake(self):
         with self.lock:
@@ -127,8 +135,14 @@ class Spares:
             self.stopped = True
             spares, self.idle = self.idle, []
             self.lock.notify_all()
+        self._reap(spares)
+
+    def _reap(self, spares):
         for spare in spares:
-            spare.run.close()
+            try:
+                spare.run.close()
+            finally:
+                self.ended(spare.run, spare.ticket)
 
     def _fresh(self, spare):
         return spare.run.alive and time.monotonic() - spare.run.started < self.max_age
@@ -147,8 +161,7 @@ class Spares:
                 stale, self.stale = self.stale, []
                 if job is None and not stale:
                     self.lock.wait(timeout=1.0)
-            for spare in stale:
-                spare.run.close()
+            self._reap(stale)
             if job is not None:
                 self._spawn(*job)
 
@@ -170,15 +183,20 @@ class Spares:
 
     def _spawn(self, model, history, max_turns, conversation):
         spawned = CliInput(model=model, message=(), history=tuple(history), max_turns=max_turns)
+        ticket = self.acquire()
+        if ticket is None:  # every slot is taken: a spare would be one CLI too many
+            return
         try:
             run = cli.CliRun(self.settings, spawned, self.seeds, start_input=False)
         except Exception as exc:  # a missing CLI: requests report it; the pool stops trying
             log.warning("Could not start a spare CLI (%s); requests run cold.", exc)
+            self.ended(None, ticket)
             self.enabled = False
             with self.lock:
                 self.stopped = True
             return
-        spare = Spare(run, key_of(model, history, max_turns), conversation)
+        self.started(run)
+        spare = Spare(run, key_of(model, history, max_turns), conversation, ticket)
         drop = []
         with self.lock:
             if self.stopped:
@@ -188,5 +206,4 @@ class Spares:
                 conversations = [s for s in self.idle if s.conversation]
                 drop += conversations[:-self.conversations] if self.conversations else conversations
                 self.idle = [s for s in self.idle if s not in drop]
-        for old in drop:
-            old.run.close()
+        self._reap(drop)

@@ -2,7 +2,7 @@
 import pytest
 
 from proxy import create_app
-from proxy.config import ConfigError, Settings
+from proxy.config import ConfigError, Settings, cores
 from tests.support import CLAUDE, PINNED, register_start
 
 
@@ -13,6 +13,10 @@ from tests.support import CLAUDE, PINNED, register_start
     ({"CLAUDE_TIMEOUT": "0"}, "CLAUDE_TIMEOUT='0' must be between 1 and 86400."),
     ({"CLAUDE_EFFORT": "extreme"}, "CLAUDE_EFFORT='extreme' is not one of low, medium, high, xhigh, max."),
     ({"CLAUDE_HISTORY": "json"}, "CLAUDE_HISTORY='json' is not one of transcript, flatten."),
+    ({"MAX_CONCURRENCY": "0"}, "MAX_CONCURRENCY='0' must be between 1 and 256."),
+    ({"MAX_QUEUE": "lots"}, "MAX_QUEUE='lots' is not a whole number."),
+    ({"QUEUE_TIMEOUT": "0"}, "QUEUE_TIMEOUT='0' must be between 0.1 and 86400."),
+    ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml' is not one of text, json."),
 ])
 def test_a_bad_setting_stops_startup_with_its_name(environ, message):
     with pytest.raises(ConfigError) as caught:
@@ -25,6 +29,8 @@ def test_settings_defaults():
     assert (settings.host, settings.port, settings.model, settings.effort, settings.timeout) == (
         "127.0.0.1", 8082, "haiku", None, 300.0)
     assert settings.api_key is None and settings.max_retries == 0 and settings.history == "transcript"
+    assert (settings.max_concurrency, settings.max_queue, settings.queue_timeout, settings.log_format) == (
+        cores(), 64, 60.0, "text")
 
 
 @pytest.fixture
@@ -60,7 +66,8 @@ def test_without_a_proxy_key_any_bearer_is_accepted(client):
 def test_health_reports_the_cli(client, check):
     body = check("getHealth", 200, client.get("/health").get_json())
     assert body == {"status": "ok", "model": "haiku", "effort": None, "cli_version": PINNED, "cli_path": CLAUDE,
-                    "host_hidden": True, "warm": {"enabled": False, "idle": 0, "hits": 0, "misses": 0}}
+                    "host_hidden": True, "concurrency": {"limit": cores(), "queue_size": 64, "running": 0, "queued": 0},
+                    "warm": {"enabled": False, "idle": 0, "hits": 0, "misses": 0}}
 
 
 def test_health_is_503_when_the_cli_cannot_run(settings, check, fp):
@@ -97,3 +104,43 @@ def test_a_body_over_the_limit_is_a_413_envelope(client):
     response = client.post("/v1/chat/completions", data="x" * 2000, content_type="application/json")
     assert response.status_code == 413
     assert response.get_json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.fixture
+def ready_app(fp, settings, tmp_path):
+    """An app whose CLI is an executable file, as readiness checks it."""
+    claude = tmp_path / "claude"
+    claude.write_text("#!/bin/sh\n")
+    claude.chmod(0o755)
+    fp.register([str(claude), "--version"], stdout=f"{PINNED} (Claude Code)\n")
+    return create_app(settings.replace(claude_path=str(claude), max_concurrency=1, max_queue=0)), claude
+
+
+def test_ready_when_the_cli_runs_and_a_request_would_be_taken(ready_app, check):
+    response = ready_app[0].test_client().get("/ready")
+    assert response.status_code == 200 and check("getReady", 200, response.get_json()) == {"status": "ready"}
+
+
+def test_not_ready_while_draining_though_alive(ready_app, check):
+    app, _ = ready_app
+    app.extensions["manager"].admission.drain()
+    response = app.test_client().get("/ready")
+    assert response.status_code == 503 and check("getReady", 503, response.get_json())["status"] == "draining"
+    assert app.test_client().get("/health").status_code == 200
+
+
+def test_not_ready_when_a_request_would_be_refused(ready_app, check):
+    app, _ = ready_app
+    app.extensions["manager"].admission.enter(1e12)
+    response = app.test_client().get("/ready")
+    assert response.status_code == 503 and check("getReady", 503, response.get_json())["status"] == "at_capacity"
+    health = app.test_client().get("/health").get_json()
+    assert health["concurrency"] == {"limit": 1, "queue_size": 0, "running": 1, "queued": 0}
+
+
+def test_not_ready_once_the_cli_is_gone(ready_app, check):
+    app, claude = ready_app
+    claude.unlink()
+    response = app.test_client().get("/ready")
+    body = check("getReady", 503, response.get_json())
+    assert response.status_code == 503 and body["status"] == "cli_unavailable" and str(claude) in body["message"]

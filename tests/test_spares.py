@@ -32,7 +32,7 @@ def waiting_spare(fp, settings):
 def test_a_matching_spare_is_bound_to_the_request(fp, settings, pool):
     run = waiting_spare(fp, settings)
     pool.idle.append(Spare(run, key_of("haiku", (), 1), False))
-    assert pool.take(settings, HI) is run
+    assert pool.take(settings, HI)[0] is run
     assert run.deadline is not None  # sent its input: the deadline runs
     assert pool.stats() == {"idle": 0, "hits": 1, "misses": 0, "enabled": True}
     run.close()
@@ -83,5 +83,5 @@ def test_conversation_spares_are_bounded_and_dropped_first_when_busy(pool):
     for n in range(3):
         pool.expect("haiku", (("user", ({"type": "text", "text": f"{n}"},)),), 1)
     assert [json.loads(k[2])[0][1][0]["text"] for k, _ in pool.wanted] == ["1", "2"]
-    pool.shed()
+    pool.give_back()
     assert pool.wanted == []
