@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """Stand in for the `claude` CLI by replaying a recording made by harness/record.py.
 
-Usage: fake_claude.py --fixtures DIR [--pace 1.0] [--log FILE] -- <claude args...>
+Usage: fake_claude.py --fixtures DIR [--pace 0] [--log FILE] -- <claude args...>
 
 The recording is the one named by the `[stub:NAME]` marker on stdin, or else in the --resume file
 (default "success", or "json_schema" when asked for structured output). Its
-stdout lines come out at their recorded times (times pace; pace 0 means at once), then its
-stderr, then its exit code. A recording that was killed sleeps until it is killed, and one that
-died by a signal kills itself with that signal.
+stdout lines come out in order, then its stderr, then its exit code. A recording that was killed
+sleeps until it is killed, and one that died by a signal kills itself with that signal.
+
+By default (pace 0) the lines come out at once: the times a recording holds are those of the
+machine that made it, so a test that needs silence says so itself with a `[hold:WHAT]` marker on
+stdin: once the model's message has begun (the first message_start line), nothing more comes out
+for WHAT seconds, or until the file WHAT (an absolute path) exists, or, for `forever`, until the
+fake is killed. --pace 1 replays at the recorded pace instead (times pace).
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ import sys
 import time
 
 MARKER = re.compile(r"\[stub:([a-z_]+)\]")
+HOLD = re.compile(r"\[hold:([^\]\s]+)\]")
+POLL = 0.02  # seconds between looks for a hold's file
 FREE_VALUES = ("--model", "--effort", "--system-prompt-file", "--resume", "--max-turns", "--json-schema",
                "--input-format")  # values may differ
 OPTIONAL = ("--effort", "--resume", "--json-schema", "--input-format")  # may be absent or present, with their value
@@ -33,7 +40,7 @@ def main(argv=None):
     split = argv.index("--")
     parser = argparse.ArgumentParser(prog="fake_claude.py")
     parser.add_argument("--fixtures", required=True)
-    parser.add_argument("--pace", type=float, default=1.0)
+    parser.add_argument("--pace", type=float, default=0.0)
     parser.add_argument("--log")
     options = parser.parse_args(argv[:split])
     args = argv[split + 1:]
@@ -54,7 +61,8 @@ def main(argv=None):
     problem = argv_mismatch(args, [recording["argv"], recording.get("proxy_argv") or recording["argv"]])
     if problem:
         return _fail(f"fake claude: argv does not match recording {name!r}: {problem}")
-    return replay(recording, options.pace)
+    holds = HOLD.findall(stdin)
+    return replay(recording, options.pace, hold=holds[-1] if holds else None)
 
 
 def argv_mismatch(args, recorded):
@@ -99,8 +107,11 @@ def _shape(args):
     return shape
 
 
-def replay(recording, pace):
-    """Print the recorded lines on time, then stderr, then end as the recorded CLI did."""
+def replay(recording, pace, hold=None):
+    """Print the recorded lines (on time, with a pace), then stderr, then end as the recorded CLI did.
+
+    hold (seconds, an absolute path, or "forever") is silence after the first message_start line.
+    """
     returncode = recording["returncode"]
     if recording.get("killed_after") is not None and returncode > 0:
         # The recorded CLI answered SIGTERM with this exit code (143), not by dying of the signal.
@@ -111,6 +122,11 @@ def replay(recording, pace):
         if pace > 0:
             time.sleep(max(0.0, start + entry["t"] * pace - time.monotonic()))
         out = _write(out, entry["line"].encode("utf-8") + b"\n")
+        if hold is not None and _begins_message(entry["line"]):
+            held = time.monotonic()
+            _hold(hold)
+            start += time.monotonic() - held  # the rest keeps its recorded spacing
+            hold = None
     _write(sys.stderr.buffer, recording["stderr"].encode("utf-8"))
     if returncode < 0:
         os.kill(os.getpid(), -returncode)
@@ -118,6 +134,26 @@ def replay(recording, pace):
         while True:  # the recorded CLI was still running when it was killed
             time.sleep(3600)
     return returncode
+
+
+def _begins_message(line):
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(event, dict) and (event.get("event") or {}).get("type") == "message_start"
+
+
+def _hold(what):
+    """Be silent for what seconds, until the file what exists, or (for "forever") until killed."""
+    if what == "forever":
+        while True:
+            time.sleep(3600)
+    if what.startswith("/"):
+        while not os.path.exists(what):
+            time.sleep(POLL)
+        return
+    time.sleep(float(what))
 
 
 def _write(stream, data):

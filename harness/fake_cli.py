@@ -8,7 +8,7 @@ import sys
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_claude.py")
 
 
-def make_fake_cli(directory, fixtures_dir, pace=1.0, log=None):
+def make_fake_cli(directory, fixtures_dir, pace=0.0, log=None):
     """Write `<directory>/claude`, a shell wrapper around fake_claude.py, and return its path.
 
     The options are baked into the wrapper because the proxy runs the CLI with an environment
