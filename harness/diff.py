@@ -5,7 +5,8 @@ Usage: python -m harness.diff OLD NEW [--json] [--fixtures DIR]
 Per scenario: fields added, removed or changed in type in each event kind and the result
 envelope, event kinds that appeared or vanished, exit codes, the proxy's classification of the
 run, stderr (ports, paths, uuids and times blanked), whether the CLI accepted its argv, and the
-number and shape of the upstream requests. Exits 1 when a difference breaks what the proxy relies
+number and shape of the upstream requests. Timings are not compared; the report ends by saying
+how busy the machine was when each version was recorded (harness/machine.py). Exits 1 when a difference breaks what the proxy relies
 on (BREAKS and RELIED below), 0 when every difference is informational.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 import sys
 
+from harness import machine
 from harness.install_cli import REPO
 from harness.signature import load, signature
 
@@ -178,8 +180,8 @@ def _change(scenario, kind, message, relied=False):
     return Change(scenario, kind, message, rule == "always" or (rule == "relied" and relied))
 
 
-def report(old_version, new_version, changes, scenarios):
-    """Return the Markdown report of the Changes between two versions."""
+def report(old_version, new_version, changes, scenarios, timing=()):
+    """Return the Markdown report of the Changes between two versions (timing: lines to end it with)."""
     broken = [c for c in changes if c.breaks]
     verdict = (f"**BREAKS the proxy**: {len(broken)} breaking difference(s)" if broken else
                "**the proxy holds**: no breaking difference")
@@ -209,6 +211,7 @@ def report(old_version, new_version, changes, scenarios):
             lines += [f"## {name}", ""] + [f"- {_label(c.breaks)} {c.kind}: {c.message}" for c in own] + [""]
     if not changes:
         lines += ["No differences.", ""]
+    lines += timing
     return "\n".join(lines)
 
 
@@ -238,7 +241,7 @@ def main(argv=None):
     if args.json:
         print(json.dumps(as_json(args.old, args.new, changes), indent=1))
     else:
-        print(report(args.old, args.new, changes, set(old) | set(new)))
+        print(report(args.old, args.new, changes, set(old) | set(new), machine.timings(args.old, old, args.new, new)))
     return 1 if any(c.breaks for c in changes) else 0
 
 

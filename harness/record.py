@@ -4,7 +4,9 @@ Usage: python -m harness.record [--version V (default: fixtures/PINNED)] [--clau
 
 Each run gets a fresh HOME and working directory and its own StubUpstream, and is written to
 <out>/cli-<version>/<scenario>.json: argv, every stdout line with its arrival time, stderr, exit
-code and the requests the stub received. harness/fake_claude.py replays these files.
+code, the requests the stub received, and the machine's load (harness/machine.py: the CPUs and
+load average before the run, the CLI's wall and CPU time), since the times are that machine's.
+harness/fake_claude.py replays these files.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import tempfile
 import threading
 import time
 
+from harness import machine
 from harness.install_cli import REPO, ensure_cli, installed_version
 from harness.record_scenarios import SCENARIOS
 from harness.stub_upstream import SCENARIOS as STUB_REPLIES, StubUpstream
@@ -57,7 +60,9 @@ def record(claude, version, scenario):
             env.update(HOME=home, ANTHROPIC_BASE_URL=stub.url, ANTHROPIC_API_KEY="sk-test")
             if not scenario.logged_in:
                 del env["ANTHROPIC_API_KEY"]
+            before, cpu = machine.snapshot(), machine.children_cpu()
             run = run_cli(argv, env, cwd, stdin_bytes(cli_input), scenario)
+            note = {**before, "wall_s": run.pop("wall_s"), "cli_cpu_s": round(machine.children_cpu() - cpu, 3)}
             requests = [_request(r) for r in stub.requests]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -71,6 +76,7 @@ def record(claude, version, scenario):
         "proxy_argv": _placeholders(proxy_argv[1:], workdir),
         **run,
         "upstream_requests": requests,
+        "machine": note,
     }
 
 
@@ -104,10 +110,11 @@ def run_cli(argv, env, cwd, stdin, scenario):
     for timer in timers:
         timer.cancel()
     reader.join()
-    if time.monotonic() - start >= CAP:
+    wall = round(time.monotonic() - start, 3)
+    if wall >= CAP:
         raise TooSlow(f"{scenario.name}: still running after {CAP:.0f} s, killed ({len(lines)} stdout lines)")
     return {"returncode": returncode, "killed_after": killed_after,
-            "stderr": b"".join(stderr).decode("utf-8", "replace"), "stdout": lines}
+            "stderr": b"".join(stderr).decode("utf-8", "replace"), "stdout": lines, "wall_s": wall}
 
 
 def _terminate(proc):

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness import diff, record
+from harness import diff, machine, record
 from harness.install_cli import REPO, InstallError, ensure_cli
 from harness.signature import load
 
@@ -50,7 +50,7 @@ def write_diff(old, new):
     """Write fixtures/diff-OLD-NEW.md, print it, and return (whether nothing breaks, the report's path)."""
     before, after = load(FIXTURES, old), load(FIXTURES, new)
     changes = diff.compare(before, after)
-    text = diff.report(old, new, changes, set(before) | set(after))
+    text = diff.report(old, new, changes, set(before) | set(after), machine.timings(old, before, new, after))
     path = os.path.join(FIXTURES, f"diff-{old}-{new}.md")
     with open(path, "w", encoding="utf-8") as f:
         f.write(text + "\n")
