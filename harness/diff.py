@@ -253,8 +253,11 @@ def _change(scenario, kind, message, relied=False):
     return Change(scenario, kind, message, rule == "always" or (rule == "relied" and relied))
 
 
-def report(old_version, new_version, changes, scenarios, timing=()):
-    """Return the Markdown report of the Changes between two versions (timing: lines to end it with)."""
+def report(old_version, new_version, changes, scenarios, timing=(), intro=()):
+    """Return the Markdown report of the Changes between two versions.
+
+    intro: lines to put after the verdict (the upgrade check's own section); timing: lines to end with.
+    """
     broken = [c for c in changes if c.breaks]
     verdict = (f"**BREAKS the proxy**: {len(broken)} breaking difference(s)" if broken else
                "**the proxy holds**: no breaking difference")
@@ -266,7 +269,7 @@ def report(old_version, new_version, changes, scenarios, timing=()):
              f"{verdict}; {distinct} distinct informational difference(s) ({len(changes) - len(broken)} over all "
              f"scenarios), comparing {len(scenarios)} scenarios.", "",
              "What breaks is defined in harness/diff.py: RELIED (what the proxy reads) and BREAKS (which "
-             "differences fail); everything else is informational.", ""]
+             "differences fail); everything else is informational.", "", *intro]
     common = {key: names for key, names in shared.items() if len(names) > 1}
     if common:
         lines += ["## In several scenarios", ""]
