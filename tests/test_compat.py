@@ -4,6 +4,7 @@ import json
 import pytest
 
 from harness import compat
+from tests.support import PINNED, ROOT
 
 
 def check(version, passed=True, contract="56 passed in 48.64s", integration="21 passed in 17.02s", diff="holds"):
@@ -71,3 +72,17 @@ def test_the_pin_needs_recordings(fixtures):
     with pytest.raises(ValueError, match="no recordings of 0.9.0"):
         compat.pin("0.9.0", fixtures)
 
+
+def test_the_readme_shows_the_table_of_the_record():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split(compat.BEGIN, 1)[1].split(compat.END, 1)[0].strip()
+    record = compat.load()
+    assert block == "\n".join(compat.table(record)), "run python -m harness.compat --write"
+    assert record["pinned"] == PINNED and f"| **{PINNED}** (pinned) |" in block
+
+
+def test_at_least_four_versions_were_checked_with_the_command():
+    checked = compat.load()["versions"]
+    assert len(checked) >= 4
+    assert all(e["contract"] and e["integration"] and e["report"] for e in checked)
+    assert all((ROOT / e["report"]).is_file() for e in checked)

@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from proxy import create_app, versions
-from tests.support import CLAUDE, PINNED
+from tests.support import CLAUDE, PINNED, ROOT
 
 
 @pytest.fixture
@@ -63,6 +63,20 @@ def test_without_a_record_nothing_is_said(tmp_path, caplog):
     (tmp_path / "broken.json").write_text("{")
     versions.check("9.9.9", tmp_path / "broken.json")
     assert warnings(caplog) == []
+
+
+def test_the_package_carries_the_record_the_upgrade_check_writes():
+    # proxy/compatibility.json is package data (a link in a checkout, a copy in a wheel).
+    assert json.loads(versions.RECORD.read_text()) == json.loads((ROOT / "fixtures" / "compatibility.json").read_text())
+    assert json.loads(versions.RECORD.read_text())["pinned"] == PINNED
+    assert PINNED in versions.known()[0]
+
+
+def test_the_app_warns_at_startup_about_an_unchecked_cli(fp, settings, caplog):
+    fp.register([CLAUDE, "--version"], stdout="9.0.0 (Claude Code)\n")
+    app = create_app(settings)
+    assert app.extensions["cli_version"] == "9.0.0"
+    assert any("version 9.0.0, outside" in m and "tox -e cli -- 9.0.0" in m for m in warnings(caplog))
 
 
 def test_the_app_is_quiet_about_the_pinned_cli(fp, settings, caplog):
