@@ -12,7 +12,8 @@ integration tests against the new CLI, and adds to the report what was checked, 
 the machine was, and each suite's result. The outcome goes into fixtures/compatibility.json and
 the README's table (harness/compat.py). The pinned version's recordings are the suite's: they are
 checked as they are, and re-recorded only with --force. --keep re-checks the recordings already
-there. Exits 0 only if every version's diff found nothing breaking and its suites passed.
+there; --no-tests records and diffs only, and notes nothing. Exits 0 only if every version's diff
+found nothing breaking and its suites passed.
 """
 from __future__ import annotations
 
@@ -116,22 +117,28 @@ def check(version, asked, against, keep, tests):
     ]
     load_at.append(("end", machine.snapshot()))
     passed = holds and bool(suites) and all(ok for ok, _, _ in suites)
-    verdict = ("**passed**: the diff holds and both suites passed" if passed else
-               "**failed**: " + ", ".join(part for part, bad in (
-                   ("the diff BREAKS", not holds), ("the suites were not run", not suites),
-                   ("a suite failed", not all(ok for ok, _, _ in suites))) if bad))
-    write_report(against, version, check_lines(version, asked, against, started, not keep, load_at, suites, verdict))
-    noted = compat.add({
-        "version": version, "published": install_cli.published(version),
-        "checked_at": f"{started:%Y-%m-%dT%H:%MZ}", "against": against, "recorded": "anew" if not keep else "kept",
-        "diff": "holds" if holds else "BREAKS", "breaking": sum(c.breaks for c in changes),
-        "contract": _suite(suites, 0), "integration": _suite(suites, 1),
-        "machine": dict(load_at), "report": os.path.relpath(report, REPO), "passed": passed}, FIXTURES)
-    compat.write_readme(noted, README)
+    write_report(against, version, check_lines(version, asked, against, started, not keep, load_at, suites,
+                                               _verdict(holds, suites)))
+    if tests:  # a record-and-diff preview is no check of the version
+        noted = compat.add({
+            "version": version, "published": install_cli.published(version),
+            "checked_at": f"{started:%Y-%m-%dT%H:%MZ}", "against": against, "recorded": "anew" if not keep else "kept",
+            "diff": "holds" if holds else "BREAKS", "breaking": sum(c.breaks for c in changes),
+            "contract": _suite(suites, 0), "integration": _suite(suites, 1),
+            "machine": dict(load_at), "report": os.path.relpath(report, REPO), "passed": passed}, FIXTURES)
+        compat.write_readme(noted, README)
     print(f"\n{version}: diff against {against}: {'holds' if holds else 'BREAKS'}")
     for ok, summary, command in suites:
         print(f"{command}: {'passed' if ok else 'FAILED'} ({summary})")
     return holds and all(ok for ok, _, _ in suites)
+
+
+def _verdict(holds, suites):
+    if not suites:
+        return f"**diff only**: the diff {'holds' if holds else 'BREAKS'}; the suites were not run"
+    failed = [part for part, bad in (("the diff BREAKS", not holds),
+                                     ("a suite failed", not all(ok for ok, _, _ in suites))) if bad]
+    return "**failed**: " + ", ".join(failed) if failed else "**passed**: the diff holds and both suites passed"
 
 
 def _suite(suites, index):
@@ -154,7 +161,8 @@ def main(argv=None):
     parser.add_argument("--against", default=None, help="the version to diff against (default: fixtures/PINNED)")
     parser.add_argument("--force", action="store_true", help="re-record even the pinned version's fixtures")
     parser.add_argument("--keep", action="store_true", help="reuse fixtures/cli-VERSION/ rather than record again")
-    parser.add_argument("--no-tests", action="store_true", help="record and diff only")
+    parser.add_argument("--no-tests", action="store_true",
+                        help="record and diff only (a preview: not noted in fixtures/compatibility.json)")
     args = parser.parse_args(argv)
     asked = list(args.versions) + [e["version"] for e in compat.load(FIXTURES)["versions"]] * args.listed
     if not asked:

@@ -130,6 +130,13 @@ def test_listed_and_force_re_record_the_pinned_version_first_then_the_rest_oldes
     assert recorded == ["1.0.0", "1.0.1", "1.0.2"]
 
 
+def test_a_preview_without_the_suites_writes_the_report_but_notes_nothing(fixtures, recorded):
+    assert upgrade.main(["1.0.1", "--no-tests"]) == 0
+    assert "- Result: **diff only**: the diff holds; the suites were not run" in (fixtures / "diff-1.0.0-1.0.1.md").read_text()
+    assert not (fixtures / "compatibility.json").exists()
+    assert "old table" in (fixtures.parent / "README.md").read_text()
+
+
 def test_a_version_npm_does_not_have_is_refused_before_anything_is_installed(fixtures, recorded, capsys):
     assert upgrade.main(["9.9.9"]) == 1
     assert recorded == [] and "@anthropic-ai/claude-code@9.9.9 is not on npm" in capsys.readouterr().err
