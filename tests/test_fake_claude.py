@@ -40,14 +40,14 @@ def test_recorded_times_do_not_set_the_pace(tmp_path):
     assert out.decode().splitlines() == [e["line"] for e in slow["stdout"]]
 
 
-def test_a_hold_for_seconds_is_silence_after_the_message_began():
+def test_a_hold_for_seconds_lasts_that_long():
+    # Measured around the whole run: a busy machine can only make it longer. (Where the silence
+    # falls is shown by the gate test below, which does not depend on the time.)
+    started = time.monotonic()
     proc = start(FIXTURES, "Count [stub:slow] [hold:1.5]")
-    until_message_start(proc)
-    began = time.monotonic()
-    next_event(proc)
-    assert time.monotonic() - began >= 1.5
-    proc.communicate(timeout=60)
-    assert proc.returncode == 0
+    out, _ = proc.communicate(timeout=60)
+    assert time.monotonic() - started >= 1.5
+    assert proc.returncode == 0 and out.decode().splitlines() == [e["line"] for e in recording("slow")["stdout"]]
 
 
 def test_a_hold_on_a_file_lasts_until_the_file_exists(tmp_path):
