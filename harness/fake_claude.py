@@ -141,7 +141,8 @@ def _begins_message(line):
         event = json.loads(line)
     except ValueError:
         return False
-    return isinstance(event, dict) and (event.get("event") or {}).get("type") == "message_start"
+    inner = event.get("event") if isinstance(event, dict) else None
+    return isinstance(inner, dict) and inner.get("type") == "message_start"
 
 
 def _hold(what):
