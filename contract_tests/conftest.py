@@ -28,14 +28,6 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def short_server(tmp_path_factory):
-    """A server whose CLI deadline is 3 s and whose silent streams get a keep-alive every second."""
-    s = Server(tmp_path_factory.mktemp("short"), CLAUDE_TIMEOUT="3", SSE_KEEPALIVE="1")
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="session")
 def official():
     """A validator for a definition of the official OpenAI schemas."""
     import jsonschema

@@ -88,11 +88,15 @@ def free_port():
 
 
 class Server:
-    """`gunicorn proxy:app` on a free port, as an operator would start it."""
+    """`gunicorn proxy:app` on a free port, as an operator would start it.
 
-    def __init__(self, tmp, claude=None, command=None, cwd=ROOT, port=None, environ=None, **env):
+    Its CLI is the fake replaying the recordings in fixtures at once (pace 0), whatever pace they
+    were recorded at; a test that needs the CLI silent asks for it with a `[hold:...]` marker.
+    """
+
+    def __init__(self, tmp, claude=None, command=None, cwd=ROOT, port=None, environ=None, fixtures=FIXTURES, **env):
         self.log = tmp / "fake-cli.log"
-        self.claude = claude or make_fake_cli(tmp, FIXTURES, pace=1.0, log=self.log)
+        self.claude = claude or make_fake_cli(tmp, fixtures, pace=0, log=self.log)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         if environ is None:
@@ -114,10 +118,10 @@ class Server:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
+                if requests.get(self.url + "/health", timeout=5).status_code == 200:
                     return
             except (requests.ConnectionError, requests.Timeout):
-                pass  # not listening yet, or listening while its worker still boots
+                pass  # not listening yet, or listening while its worker still boots (slowly on a busy machine)
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not start: {(tmp / 'gunicorn.log').read_text()}")
             time.sleep(0.1)

@@ -1,10 +1,17 @@
-"""However a request ends (deadline, client gone) and however its worker ends (SIGKILL, SIGTERM), its CLI is gone."""
+"""However a request ends (deadline, client gone) and however its worker ends (SIGKILL, SIGTERM), its CLI is gone.
+
+None of these tests depends on the pace a recording was made at: the fake CLI replays at once,
+and a test that needs the CLI silent says how long with a `[hold:...]` marker. Each test runs
+twice, over the recordings as they are and over a copy whose times are five times longer (a
+slow or busy recording machine), and must pass both ways, also while every core is busy.
+"""
 import http.client
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -14,9 +21,66 @@ from contract_tests.support import FIXTURES, ROOT, Server, fake_cli_processes, f
 from harness.fake_cli import make_fake_cli
 from proxy.spec import Spec
 
+# A bound on how soon an ended request's CLI is gone. The proxy looks at the client every 0.5 s
+# and kills at once; without that, a held CLI would run until killed, so any bound tells the two
+# apart, and a generous one does not depend on how busy the machine is.
+PROMPTLY = 5.0
+SLOWER = 5  # the slow machine's recordings take this many times as long
+
+
+def slowed_copy(source, target, factor):
+    """Copy a version's recordings into target with every recorded time multiplied by factor."""
+    for path in source.glob("*.json"):
+        recording = json.loads(path.read_text())
+        for entry in recording["stdout"]:
+            entry["t"] = round(entry["t"] * factor, 3)
+        if recording.get("killed_after") is not None:
+            recording["killed_after"] = round(recording["killed_after"] * factor, 3)
+        (target / path.name).write_text(json.dumps(recording))
+    return target
+
+
+@pytest.fixture(scope="module", params=["as recorded", f"recorded {SLOWER}x slower"])
+def recordings(request, tmp_path_factory):
+    if request.param == "as recorded":
+        return FIXTURES
+    return slowed_copy(FIXTURES, tmp_path_factory.mktemp("slow-machine"), SLOWER)
+
+
+@pytest.fixture(scope="module")
+def server(recordings, tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("server"), fixtures=recordings, MAX_CONCURRENCY="4")  # four streams at once
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def short_server(recordings, tmp_path_factory):
+    """A server whose CLI deadline is 3 s."""
+    s = Server(tmp_path_factory.mktemp("short"), fixtures=recordings, CLAUDE_TIMEOUT="3")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def keepalive_server(recordings, tmp_path_factory):
+    """A server that sends a keep-alive after each second of silence on a stream."""
+    s = Server(tmp_path_factory.mktemp("keepalive"), fixtures=recordings, SSE_KEEPALIVE="1")
+    yield s
+    s.stop()
+
+
+def test_the_slow_machine_copy_has_the_same_lines_five_times_slower(tmp_path):
+    slowed_copy(FIXTURES, tmp_path, SLOWER)
+    for name in ("slow", "stall", "hang"):
+        original, copy = (json.loads((d / f"{name}.json").read_text()) for d in (FIXTURES, tmp_path))
+        assert [e["line"] for e in copy["stdout"]] == [e["line"] for e in original["stdout"]]
+        assert [e["t"] for e in copy["stdout"]] == pytest.approx([e["t"] * SLOWER for e in original["stdout"]],
+                                                                 abs=0.001)
+
 
 def open_request(server, content, stream):
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     body = {"model": "haiku", "messages": [{"role": "user", "content": content}], "stream": stream}
     connection.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
     return connection
@@ -32,30 +96,29 @@ def wait_for(predicate, seconds):
 
 
 def test_client_gone_mid_stream_stops_the_cli(server):
-    connection = open_request(server, "Count [stub:slow]", stream=True)
+    # The CLI holds after the model's message began: it is mid-answer until something kills it.
+    connection = open_request(server, "Count [stub:slow] [hold:forever]", stream=True)
     response = connection.getresponse()
     assert response.status == 200
     assert response.read1(65536).startswith(b"data: ")  # the first chunk
     assert fake_cli_processes(server)
     connection.sock.close()
     connection.close()
-    gone_at = time.monotonic()
-    assert wait_for(lambda: not fake_cli_processes(server), 2.0)
-    assert time.monotonic() - gone_at < 2.0
+    assert wait_for(lambda: not fake_cli_processes(server), PROMPTLY)
 
 
 def test_client_gone_before_the_first_token_stops_the_cli(server):
     connection = open_request(server, "Wait [stub:hang]", stream=True)
-    assert wait_for(lambda: fake_cli_processes(server), 5.0)
+    assert wait_for(lambda: fake_cli_processes(server), PROMPTLY)
     connection.sock.close()
-    assert wait_for(lambda: not fake_cli_processes(server), 2.0)
+    assert wait_for(lambda: not fake_cli_processes(server), PROMPTLY)
 
 
 def test_client_gone_while_waiting_for_a_whole_answer_stops_the_cli(server):
     connection = open_request(server, "Wait [stub:hang]", stream=False)
-    assert wait_for(lambda: fake_cli_processes(server), 5.0)
+    assert wait_for(lambda: fake_cli_processes(server), PROMPTLY)
     connection.sock.close()
-    assert wait_for(lambda: not fake_cli_processes(server), 2.0)
+    assert wait_for(lambda: not fake_cli_processes(server), PROMPTLY)
 
 
 def test_deadline_before_the_start_is_a_504(short_server):
@@ -63,7 +126,7 @@ def test_deadline_before_the_start_is_a_504(short_server):
     response = connection.getresponse()
     assert response.status == 504
     assert json.loads(response.read())["error"]["type"] == "timeout_error"
-    assert wait_for(lambda: not fake_cli_processes(short_server), 2.0)
+    assert wait_for(lambda: not fake_cli_processes(short_server), PROMPTLY)
 
 
 def test_deadline_kills_a_silent_stream_and_says_so_in_band(short_server):
@@ -73,45 +136,59 @@ def test_deadline_kills_a_silent_stream_and_says_so_in_band(short_server):
     events = [line for line in response.read().decode().split("\n\n") if line]
     assert events[-1] == "data: [DONE]"
     assert json.loads(events[-2][6:])["error"]["type"] == "timeout_error"
-    assert wait_for(lambda: not fake_cli_processes(short_server), 2.0)
+    assert wait_for(lambda: not fake_cli_processes(short_server), PROMPTLY)
 
 
 def test_a_finished_answer_leaves_no_cli_behind(server):
     connection = open_request(server, "Say hi", stream=False)
     assert connection.getresponse().status == 200
-    assert wait_for(lambda: not fake_cli_processes(server), 2.5)
+    assert wait_for(lambda: not fake_cli_processes(server), PROMPTLY)
 
 
-def test_a_silent_stream_gets_keep_alive_comments(short_server):
-    connection = open_request(short_server, "Think [stub:stall]", stream=True)
+def test_a_silent_stream_gets_keep_alive_comments(keepalive_server):
+    # Four seconds of silence after the model's message began, keep-alives a second apart: about
+    # four, and at least two however late the server's ticks come on a busy machine.
+    connection = open_request(keepalive_server, "Think [stub:success] [hold:4]", stream=True)
     response = connection.getresponse()
+    assert response.status == 200
     blocks = [b for b in response.read().decode().split("\n\n") if b]
-    comments = [b for b in blocks if b.startswith(":")]
-    assert comments and all(c == ": keep-alive" for c in comments)
-    assert len(comments) >= 2  # about one a second over the 3 s before the deadline
+    comments = [i for i, b in enumerate(blocks) if b.startswith(":")]
+    assert len(comments) >= 2 and all(blocks[i] == ": keep-alive" for i in comments)
+    assert blocks[-1] == "data: [DONE]"
+    texts = {i: content(b) for i, b in enumerate(blocks) if b.startswith("data: {")}
+    assert "".join(texts.values()) == "Hello! How can I help you today?"
+    first_text = min(i for i, text in texts.items() if text)
+    assert 0 < comments[0] and comments[-1] < first_text  # in the silence: after the first chunk, before the text
 
 
-def test_streams_are_served_side_by_side(server):
-    # Four slow streams at once: each has its first chunk before any of them has finished,
-    # so no stream waited for another (gunicorn's threaded worker).
-    import threading
+def content(block):
+    """The text a stream chunk adds."""
+    chunk = json.loads(block[6:])
+    return "".join(c["delta"].get("content") or "" for c in chunk["choices"])
 
+
+def test_streams_are_served_side_by_side(server, tmp_path):
+    # Four streams whose CLIs hold, once the model's message began, until the test opens a gate:
+    # all four first chunks can only arrive if no stream waits for another to end.
+    gate = tmp_path / "gate"
     firsts, ends = [], []
 
     def one():
-        connection = open_request(server, "Count [stub:slow]", stream=True)
+        connection = open_request(server, f"Count [stub:slow] [hold:{gate}]", stream=True)
         response = connection.getresponse()
         response.read1(65536)
         firsts.append(time.monotonic())
-        response.read()
-        ends.append(time.monotonic())
+        ends.append(response.read().decode().rstrip().endswith("data: [DONE]"))
 
     threads = [threading.Thread(target=one) for _ in range(4)]
     for thread in threads:
         thread.start()
+    all_began = wait_for(lambda: len(firsts) == 4, 30)
+    gate.touch()
     for thread in threads:
         thread.join(30)
-    assert len(ends) == 4 and max(firsts) < min(ends)
+    assert all_began, f"{len(firsts)} of 4 streams began while the others were held"
+    assert ends == [True] * 4
 
 
 # --- a worker that dies, a server that starts again -------------------------------------------------
@@ -179,10 +256,9 @@ def test_a_server_starting_removes_the_private_dirs_of_dead_processes_only(tmp_p
 def draining(tmp_path):
     """A server told to stop (SIGTERM) while a stream runs, held open until the test lets it end."""
     hold = tmp_path / "let-it-end"
-    claude = make_fake_cli(tmp_path, FIXTURES, log=tmp_path / "fake-cli.log", hold=hold)
-    server = Server(tmp_path, claude=claude)
+    server = Server(tmp_path)
     assert requests.get(server.url + "/ready", timeout=10).status_code == 200
-    stream = open_request(server, "Count [stub:slow]", stream=True).getresponse()
+    stream = open_request(server, f"Count [stub:slow] [hold:{hold}]", stream=True).getresponse()
     assert stream.status == 200 and stream.read1(65536).startswith(b"data: ")
     server.proc.send_signal(signal.SIGTERM)
     assert wait_for(lambda: requests.get(server.url + "/ready", timeout=10).status_code == 503, 10.0)
@@ -205,7 +281,8 @@ def test_sigterm_lets_a_running_stream_end_with_done_and_refuses_new_requests(dr
     assert server.proc.wait(timeout=30) == 0
     assert not fake_cli_processes(server)
     # the one request run (besides the start-up capture of the CLI's records); "Too late" started none
-    assert [call["prompt"] for call in server.calls() if call["scenario"] != "seeds"] == ["Count [stub:slow]"]
+    assert [call["prompt"] for call in server.calls() if call["scenario"] != "seeds"] == [
+        f"Count [stub:slow] [hold:{hold}]"]
 
 
 def test_readiness_fails_while_draining_and_liveness_holds(draining):

@@ -28,6 +28,7 @@ def test_the_wheel_holds_the_server_and_its_spec_but_no_test_stubs(installed):
 
     names = zipfile.ZipFile(installed[1]).namelist()
     assert "proxy/openapi.yaml" in names and "proxy/api/openai_chat.py" in names
+    assert "proxy/compatibility.json" in names  # the checked CLI versions, for the start-up warning
     assert not [n for n in names if n.startswith(("harness/", "tests/", "contract_tests/"))]
 
 

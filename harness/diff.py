@@ -5,7 +5,8 @@ Usage: python -m harness.diff OLD NEW [--json] [--fixtures DIR]
 Per scenario: fields added, removed or changed in type in each event kind and the result
 envelope, event kinds that appeared or vanished, exit codes, the proxy's classification of the
 run, stderr (ports, paths, uuids and times blanked), whether the CLI accepted its argv, and the
-number and shape of the upstream requests. Exits 1 when a difference breaks what the proxy relies
+number and shape of the upstream requests. Timings are not compared; the report ends by saying
+how busy the machine was when each version was recorded (harness/machine.py). Exits 1 when a difference breaks what the proxy relies
 on (BREAKS and RELIED below), 0 when every difference is informational.
 """
 from __future__ import annotations
@@ -14,10 +15,13 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
 
+from harness import machine
 from harness.install_cli import REPO
-from harness.signature import load, signature
+from harness.record_scenarios import WARM_TWINS
+from harness.signature import PATH, load, signature
 
 # What the proxy reads from the CLI's stream-json (proxy/answer.py, proxy/failures.py), as
 # (event kind, key path); a None path means the event itself. Losing one of these, or one of
@@ -71,10 +75,20 @@ BREAKS = {
     "argv rejected": "always",
     "more upstream requests": "always",
     "host details reach the model": "always",
+    "warm request differs": "always",
     "event vanished": "relied",
     "field removed": "relied",
     "field type": "relied",
 }
+
+
+# Warm scenarios (the CLI started ahead of its request) each repeat a cold scenario, and the model
+# must be sent the same either way: {warm: cold twin}; compare() checks every pair in the new
+# version's recordings (compare_twins).
+TWINS = {f"{name}_warm": name for name in WARM_TWINS}
+# What may differ between a warm run's upstream requests and its cold twin's, besides paths.
+SESSION_HEADER = "x-claude-code-session-id"
+SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # in user_id, after "session_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +109,66 @@ def compare(old, new):
             changes.append(_change(name, "scenario added", "no recording for the old version to compare with"))
         else:
             changes += compare_scenario(name, signature(old[name]), signature(new[name]))
+    for warm, cold in sorted(TWINS.items()):
+        # A twin recorded before and missing now is a vanished scenario, reported above.
+        if warm in new and cold in new:
+            changes += compare_twins(warm, new[warm], cold, new[cold])
     return changes
+
+
+def compare_twins(warm_name, warm, cold_name, cold):
+    """Return a Change for each upstream request where a warm recording's differs from its cold twin's.
+
+    Compared whole, values and all, but for what is another run's own: the session id (in the
+    x-claude-code-session-id header and in metadata.user_id) and absolute paths (the working directory).
+    """
+    before, after = upstream_requests(cold), upstream_requests(warm)
+    if len(before) != len(after):
+        return [_change(warm_name, "warm request differs",
+                        f"{len(after)} upstream requests where the cold twin {cold_name} made {len(before)}")]
+    out = []
+    for number, (a, b) in enumerate(zip(before, after), 1):
+        where = _first_difference(a, b)
+        if where is not None:
+            path, x, y = where
+            out.append(_change(warm_name, "warm request differs",
+                               f"request {number}: {path or '(whole)'}: {_show(x)} -> {_show(y)} "
+                               f"(cold twin: {cold_name})"))
+    return out
+
+
+def upstream_requests(recording):
+    """Return a recording's upstream requests without what belongs to the one run (see compare_twins)."""
+    def blank(value, key=""):
+        if isinstance(value, dict):
+            return {k: blank(v, k) for k, v in value.items() if k.lower() != SESSION_HEADER}
+        if isinstance(value, list):
+            return [blank(v) for v in value]
+        if isinstance(value, str):
+            value = SESSION_ID.sub("<session>", value) if key == "user_id" else value
+            return PATH.sub("<path>", value)
+        return value
+    return [blank(r) for r in recording["upstream_requests"]]
+
+
+def _first_difference(a, b, path=""):
+    """Return (key path, a's value, b's value) where two JSON values first differ, or None."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            where = f"{path}.{key}" if path else key
+            if key not in a or key not in b:
+                return where, a.get(key, "(absent)"), b.get(key, "(absent)")
+            found = _first_difference(a[key], b[key], where)
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = _first_difference(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return None if a == b else (path, a, b)
 
 
 def compare_scenario(name, a, b):
@@ -181,8 +254,11 @@ def _change(scenario, kind, message, relied=False):
     return Change(scenario, kind, message, rule == "always" or (rule == "relied" and relied))
 
 
-def report(old_version, new_version, changes, scenarios):
-    """Return the Markdown report of the Changes between two versions."""
+def report(old_version, new_version, changes, scenarios, timing=(), intro=()):
+    """Return the Markdown report of the Changes between two versions.
+
+    intro: lines to put after the verdict (the upgrade check's own section); timing: lines to end with.
+    """
     broken = [c for c in changes if c.breaks]
     verdict = (f"**BREAKS the proxy**: {len(broken)} breaking difference(s)" if broken else
                "**the proxy holds**: no breaking difference")
@@ -194,7 +270,7 @@ def report(old_version, new_version, changes, scenarios):
              f"{verdict}; {distinct} distinct informational difference(s) ({len(changes) - len(broken)} over all "
              f"scenarios), comparing {len(scenarios)} scenarios.", "",
              "What breaks is defined in harness/diff.py: RELIED (what the proxy reads) and BREAKS (which "
-             "differences fail); everything else is informational.", ""]
+             "differences fail); everything else is informational.", "", *intro]
     common = {key: names for key, names in shared.items() if len(names) > 1}
     if common:
         lines += ["## In several scenarios", ""]
@@ -205,13 +281,14 @@ def report(old_version, new_version, changes, scenarios):
                 where = f"{len(names)} of {len(scenarios)} scenarios" + (f"; not {', '.join(rest)}" if rest else "")
             lines.append(f"- {_label(breaks)} {kind}: {message} ({where})")
         lines.append("")
-    for name in sorted(scenarios):
+    for name in sorted(set(scenarios) | {c.scenario for c in changes}):
         own = sorted((c for c in changes if c.scenario == name and (c.kind, c.message, c.breaks) not in common),
                      key=lambda c: not c.breaks)
         if own:
             lines += [f"## {name}", ""] + [f"- {_label(c.breaks)} {c.kind}: {c.message}" for c in own] + [""]
     if not changes:
         lines += ["No differences.", ""]
+    lines += timing
     return "\n".join(lines)
 
 
@@ -241,7 +318,7 @@ def main(argv=None):
     if args.json:
         print(json.dumps(as_json(args.old, args.new, changes), indent=1))
     else:
-        print(report(args.old, args.new, changes, set(old) | set(new)))
+        print(report(args.old, args.new, changes, set(old) | set(new), machine.timings(args.old, old, args.new, new)))
     return 1 if any(c.breaks for c in changes) else 0
 
 

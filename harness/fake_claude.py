@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """Stand in for the `claude` CLI by replaying a recording made by harness/record.py.
 
-Usage: fake_claude.py --fixtures DIR [--pace 1.0] [--log FILE] [--hold FILE] -- <claude args...>
+Usage: fake_claude.py --fixtures DIR [--pace 0] [--log FILE] -- <claude args...>
 
 The recording is the one named by the `[stub:NAME]` marker on stdin, or else in the --resume file
 (default "success", or "json_schema" when asked for structured output); a run without
 --no-session-persistence is the proxy's start-up capture ("seeds"), and writes the transcript the
-real CLI wrote next to the one it resumed. Its stdout lines come out at their recorded times
-(times pace; pace 0 means at once), then its stderr, then its exit code. A recording that was
-killed sleeps until it is killed, and one that died by a signal kills itself with that signal.
-With --hold, the last stdout line waits until that file exists, so that a test can keep a run
-going for as long as it needs, whatever the machine's speed.
+real CLI wrote next to the one it resumed. Its stdout lines come out in order, then its stderr,
+then its exit code. A recording that was killed
+sleeps until it is killed, and one that died by a signal kills itself with that signal.
+
+By default (pace 0) the lines come out at once: the times a recording holds are those of the
+machine that made it, so a test that needs silence says so itself with a `[hold:WHAT]` marker on
+stdin: once the model's message has begun (the first message_start line), nothing more comes out
+for WHAT seconds, or until the file WHAT (an absolute path) exists, or, for `forever`, until the
+fake is killed. --pace 1 replays at the recorded pace instead (times pace).
 """
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ import sys
 import time
 
 MARKER = re.compile(r"\[stub:([a-z_]+)\]")
+HOLD = re.compile(r"\[hold:([^\]\s]+)\]")
+POLL = 0.02  # seconds between looks for a hold's file
 FREE_VALUES = ("--model", "--effort", "--system-prompt-file", "--resume", "--resume-session-at",
                "--max-turns")  # values may differ
 OPTIONAL = ("--effort", "--resume", "--resume-session-at")  # may be absent or present, with their value
@@ -32,13 +38,12 @@ OPTIONAL = ("--effort", "--resume", "--resume-session-at")  # may be absent or p
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if "--" not in argv:
-        return _fail("usage: fake_claude.py --fixtures DIR [--pace 1.0] [--log FILE] [--hold FILE] -- <claude args...>")
+        return _fail("usage: fake_claude.py --fixtures DIR [--pace 1.0] [--log FILE] -- <claude args...>")
     split = argv.index("--")
     parser = argparse.ArgumentParser(prog="fake_claude.py")
     parser.add_argument("--fixtures", required=True)
-    parser.add_argument("--pace", type=float, default=1.0)
+    parser.add_argument("--pace", type=float, default=0.0)
     parser.add_argument("--log")
-    parser.add_argument("--hold")
     options = parser.parse_args(argv[:split])
     args = argv[split + 1:]
     if args == ["--version"]:
@@ -63,7 +68,8 @@ def main(argv=None):
         return _fail(f"fake claude: argv does not match recording {name!r}: {problem}")
     if capture:
         _write_transcript(recording, os.path.dirname(_value(args, "--resume")))
-    return replay(recording, options.pace, None if capture else options.hold)
+    holds = HOLD.findall(stdin)
+    return replay(recording, options.pace, hold=holds[-1] if holds and not capture else None)
 
 
 def _write_transcript(recording, workdir):
@@ -115,19 +121,25 @@ def _shape(args):
 
 
 def replay(recording, pace, hold=None):
-    """Print the recorded lines on time (the last once hold exists, if given), then stderr, then end as recorded."""
+    """Print the recorded lines (on time, with a pace), then stderr, then end as the recorded CLI did.
+
+    hold (seconds, an absolute path, or "forever") is silence after the first message_start line.
+    """
     returncode = recording["returncode"]
     if recording.get("killed_after") is not None and returncode > 0:
         # The recorded CLI answered SIGTERM with this exit code (143), not by dying of the signal.
         signal.signal(signal.SIGTERM, lambda *_: os._exit(returncode))
     start = time.monotonic()
     out = sys.stdout.buffer
-    for index, entry in enumerate(recording["stdout"]):
-        while hold and index == len(recording["stdout"]) - 1 and not os.path.exists(hold):
-            time.sleep(0.02)
+    for entry in recording["stdout"]:
         if pace > 0:
             time.sleep(max(0.0, start + entry["t"] * pace - time.monotonic()))
         out = _write(out, entry["line"].encode("utf-8") + b"\n")
+        if hold is not None and _begins_message(entry["line"]):
+            held = time.monotonic()
+            _hold(hold)
+            start += time.monotonic() - held  # the rest keeps its recorded spacing
+            hold = None
     _write(sys.stderr.buffer, recording["stderr"].encode("utf-8"))
     if returncode < 0:
         os.kill(os.getpid(), -returncode)
@@ -135,6 +147,27 @@ def replay(recording, pace, hold=None):
         while True:  # the recorded CLI was still running when it was killed
             time.sleep(3600)
     return returncode
+
+
+def _begins_message(line):
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return False
+    inner = event.get("event") if isinstance(event, dict) else None
+    return isinstance(inner, dict) and inner.get("type") == "message_start"
+
+
+def _hold(what):
+    """Be silent for what seconds, until the file what exists, or (for "forever") until killed."""
+    if what == "forever":
+        while True:
+            time.sleep(3600)
+    if what.startswith("/"):
+        while not os.path.exists(what):
+            time.sleep(POLL)
+        return
+    time.sleep(float(what))
 
 
 def _write(stream, data):

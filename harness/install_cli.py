@@ -1,9 +1,14 @@
 """Install a pinned version of the Claude Code CLI with npm into a cache directory, once.
 
-Usage: python -m harness.install_cli VERSION   (prints the path of that version's `claude`)
+Usage: python -m harness.install_cli VERSION   (prints the path of that version's `claude`; VERSION
+may be a dist-tag such as latest)
+
+It also asks npm what a dist-tag names and when a version was published (`npm view`).
 """
 from __future__ import annotations
 
+import functools
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +20,31 @@ PACKAGE = "@anthropic-ai/claude-code"
 
 class InstallError(RuntimeError):
     """npm failed, or the installed CLI does not report the version asked for."""
+
+
+@functools.cache
+def registry():
+    """Return what npm says of the package: {"dist-tags": {tag: version}, "time": {version: ISO date}}."""
+    command = ["npm", "view", PACKAGE, "dist-tags", "time", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    if done.returncode != 0:
+        raise InstallError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return json.loads(done.stdout)
+
+
+def resolve(name):
+    """Return the version a dist-tag (latest, next, ...) names on npm, or name itself if it is a published version."""
+    facts = registry()
+    version = facts.get("dist-tags", {}).get(name, name)
+    if version not in facts.get("time", {}):
+        raise InstallError(f"{PACKAGE}@{name} is not on npm (its dist-tags: {facts.get('dist-tags')})")
+    return version
+
+
+def published(version):
+    """Return the day npm says version was published (YYYY-MM-DD), or None if npm does not say."""
+    when = registry().get("time", {}).get(version)
+    return when[:10] if when else None
 
 
 def installed_version(claude):
@@ -61,7 +91,7 @@ def main(argv=None):
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 2
     try:
-        print(ensure_cli(args[0]))
+        print(ensure_cli(resolve(args[0])))
     except InstallError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -4,7 +4,9 @@ Usage: python -m harness.record [--version V (default: fixtures/PINNED)] [--clau
 
 Each run gets a fresh HOME and working directory and its own StubUpstream, and is written to
 <out>/cli-<version>/<scenario>.json: argv, every stdout line with its arrival time, stderr, exit
-code and the requests the stub received. harness/fake_claude.py replays these files.
+code, the requests the stub received, and the machine's load (harness/machine.py: the CPUs and
+load average before the run, the CLI's wall and CPU time), since the times are that machine's.
+harness/fake_claude.py replays these files.
 """
 from __future__ import annotations
 
@@ -21,16 +23,18 @@ import tempfile
 import threading
 import time
 
+from harness import machine
 from harness.install_cli import REPO, ensure_cli, installed_version
 from harness.record_scenarios import SCENARIOS, Scenario
 from harness.stub_upstream import SCENARIOS as STUB_REPLIES, StubUpstream
 from proxy import seeds as seeding
-from proxy.command import environment, prepare, stdin_bytes
+from proxy.command import CliInput, environment, prepare, stdin_bytes
 from proxy.config import Settings
 
 PINNED = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "PINNED"),
               encoding="utf-8").read().strip()
-CAP = 15.0  # seconds: every scenario fails or finishes fast, so a longer run is a finding
+CAP = 15.0
+WARM_DELAY = 1.5  # seconds a warm scenario's CLI waits, started, before it is sent its request  # seconds: every scenario fails or finishes fast, so a longer run is a finding
 KILL_GRACE = 2.0
 # Inherited settings that would point the CLI at something other than the stub, or log it in.
 UNWANTED_ENV = ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_CUSTOM_HEADERS", "CLAUDE_CONFIG_DIR", "CLAUDE_CODE_OAUTH_TOKEN",
@@ -49,18 +53,21 @@ CAPTURE = "seeds"  # the recording of the run that captures the CLI's environmen
 def record(claude, version, scenario, seeds):
     """Run one scenario against a fresh stub, its transcript headed by seeds; return its recording."""
     cli_input = scenario.cli_input()
-    workdir, cwd, argv, env = prepare(Settings(claude_path=claude, **SETTINGS), cli_input, seeds, "claude-record-")
+    # A warm scenario is started with what a spare is (proxy/spares.py) and sent the rest later.
+    spawned = CliInput(model=cli_input.model, message=(), history=cli_input.history,
+                       max_turns=cli_input.max_turns) if scenario.warm else cli_input
+    workdir, cwd, argv, env = prepare(Settings(claude_path=claude, **SETTINGS), spawned, seeds, "claude-record-")
     try:
         proxy_argv = list(argv)
         if scenario.change_argv:
             argv = scenario.change_argv(argv)
         controls = "".join(json.dumps(line) + "\n" for line in scenario.controls).encode()
-        run, requests = _run(argv, env, cwd, controls + stdin_bytes(cli_input), scenario)
+        run, requests = _run(argv, env, cwd, controls + stdin_bytes(cli_input, spawned), scenario)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return {
         "cli_version": version, "scenario": scenario.name, "description": scenario.description,
-        "recorded_with": "harness/record.py", "machine": machine(),
+        "recorded_with": "harness/record.py",
         "input": dataclasses.asdict(cli_input), "controls": list(scenario.controls),
         "argv": _placeholders(argv[1:], workdir),
         "proxy_argv": _placeholders(proxy_argv[1:], workdir),
@@ -87,7 +94,7 @@ def record_seeds(claude, version):
         shutil.rmtree(workdir, ignore_errors=True)
     return found, {
         "cli_version": version, "scenario": CAPTURE, "description": scenario.description,
-        "recorded_with": "harness/record.py", "machine": machine(),
+        "recorded_with": "harness/record.py",
         "input": {"model": Settings().model, "message": [{"type": "text", "text": "Hello"}]},
         "argv": _placeholders(argv[1:], workdir), "proxy_argv": _placeholders(argv[1:], workdir),
         **run,
@@ -109,7 +116,10 @@ def _run(argv, env, cwd, stdin, scenario):
             env.update(HOME=home, ANTHROPIC_BASE_URL=stub.url, ANTHROPIC_API_KEY="sk-test")
             if not scenario.logged_in:
                 del env["ANTHROPIC_API_KEY"]
-            return run_cli(argv, env, cwd, stdin, scenario), list(stub.requests)
+            before, cpu = machine.snapshot(), machine.children_cpu()
+            run = run_cli(argv, env, cwd, stdin, scenario)
+            run["machine"] = {**before, "wall_s": run.pop("wall_s"), "cli_cpu_s": round(machine.children_cpu() - cpu, 3)}
+            return run, list(stub.requests)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -121,11 +131,6 @@ def host_details(requests, workdir):
     return sorted(name for name, value in found.items() if value and value in sent)
 
 
-def machine():
-    """The recording machine's cores and load: timings recorded on a busy machine are not comparable."""
-    return {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)}
-
-
 def run_cli(argv, env, cwd, stdin, scenario):
     """Run the CLI once; return returncode, killed_after, stderr and the timed stdout lines."""
     start = time.monotonic()
@@ -135,6 +140,8 @@ def run_cli(argv, env, cwd, stdin, scenario):
     reader = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
     reader.start()
     try:
+        if scenario.warm:
+            time.sleep(WARM_DELAY)
         proc.stdin.write(stdin)
         proc.stdin.close()
     except BrokenPipeError:
@@ -156,10 +163,11 @@ def run_cli(argv, env, cwd, stdin, scenario):
     for timer in timers:
         timer.cancel()
     reader.join()
-    if time.monotonic() - start >= CAP:
+    wall = round(time.monotonic() - start, 3)
+    if wall >= CAP:
         raise TooSlow(f"{scenario.name}: still running after {CAP:.0f} s, killed ({len(lines)} stdout lines)")
     return {"returncode": returncode, "killed_after": killed_after,
-            "stderr": b"".join(stderr).decode("utf-8", "replace"), "stdout": lines}
+            "stderr": b"".join(stderr).decode("utf-8", "replace"), "stdout": lines, "wall_s": wall}
 
 
 def _terminate(proc):

@@ -30,13 +30,15 @@ class Scenario:
     kill_after: float | None = None  # SIGTERM the group after this many seconds (SIGKILL 2 s later)
     kill_on_first_delta: bool = False  # SIGKILL the group when the first text_delta line arrives
     controls: tuple = ()  # control requests written before the proxy's own stdin
+    warm: bool = False  # started ahead with what a spare is started with, and sent the rest 1.5 s later
+    marker: str | None = None  # the [stub:NAME] of the prompt, when not the scenario's own name
 
     request: dict | None = None  # an OpenAI request body, turned into CLI input as the proxy does
 
     def cli_input(self):
         if self.request is not None:
             return to_cli_input(self.request, Settings())[0]
-        return CliInput(model=self.model, message=({"type": "text", "text": f"{self.prompt} [stub:{self.name}]"},),
+        return CliInput(model=self.model, message=({"type": "text", "text": f"{self.prompt} [stub:{self.marker or self.name}]"},),
                         system_prompt=self.system_prompt, history=self.history, effort=self.effort,
                         max_output_tokens=self.max_output_tokens)
 
@@ -195,3 +197,11 @@ SCENARIOS = (
     Scenario("text_output", "The proxy's argv with --output-format text and no --include-partial-messages: "
                             "the CLI prints plain text, not JSON lines.", change_argv=_text_output),
 )
+
+# Each started ahead, as a spare is (model, transcript and turns at start), and bound 1.5 s later
+# with the rest: its upstream requests must be its cold twin's (harness/diff.py, TWINS).
+WARM_TWINS = ("success", "multi_turn", "effort", "max_tokens", "tools_call", "tools_round_trip", "json_schema",
+              "image")
+SCENARIOS += tuple(dataclasses.replace(s, name=f"{s.name}_warm", warm=True, marker=s.marker or s.name,
+                                       description=f"Warm twin of {s.name}: {s.description}")
+                   for s in SCENARIOS if s.name in WARM_TWINS)

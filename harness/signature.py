@@ -21,11 +21,12 @@ from proxy.errors import ProxyError
 
 NOT_JSON = "(not json)"
 MODEL_ID = re.compile(r"^claude-[a-z0-9][a-z0-9.\-]*(\[1m\])?$")
+PATH = re.compile(r"(?<![\w.])/(?:[\w.@+-]+/)+[\w.@+-]*")  # an absolute path of two parts or more
 # What differs from run to run in the CLI's stderr; replaced before stderr is compared.
 VOLATILE = (
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?\b"), "<time>"),
-    (re.compile(r"(?<![\w.])/(?:[\w.@+-]+/)+[\w.@+-]*"), "<path>"),
+    (PATH, "<path>"),
     (re.compile(r"\b(?:\d{1,3}(?:\.\d{1,3}){3}|localhost|\[[0-9a-fA-F:]+\]):\d{1,5}\b"), "<host:port>"),
     (re.compile(r"\b\d+(\.\d+)?\s?m?s\b"), "<duration>"),
 )

@@ -1,14 +1,18 @@
-"""Warn at startup when the CLI's version is outside the versions the recorded fixtures cover."""
+"""Warn at startup when the CLI's version is not one this proxy is known to work with.
+
+What is known comes with the package: compatibility.json (in a checkout a link to
+fixtures/compatibility.json, which the upgrade check `python -m harness.upgrade` writes) lists
+each CLI version checked and whether it passed, and names the pinned version.
+"""
 from __future__ import annotations
 
+import importlib.resources
+import json
 import logging
-import os
 import re
 
 log = logging.getLogger("proxy")
-# Next to the package in a checkout; absent from an installed wheel, where the check is skipped.
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
-RECORDED = re.compile(r"^cli-(\d+(?:\.\d+)*)$")
+RECORD = importlib.resources.files("proxy") / "compatibility.json"
 
 
 def parse(version):
@@ -18,24 +22,32 @@ def parse(version):
     return tuple(int(part) for part in version.split("."))
 
 
-def covered(fixtures=FIXTURES):
-    """Return the recorded versions (from the fixtures/cli-<version>/ directory names), oldest first."""
+def known(record=RECORD):
+    """Return (the versions that passed their check, and the pinned one, oldest first; {failed version: report}).
+
+    Both are empty when there is no record.
+    """
     try:
-        names = os.listdir(fixtures)
-    except OSError:
-        return []
-    found = [m.group(1) for m in map(RECORDED.match, names) if m and os.path.isdir(os.path.join(fixtures, m.group(0)))]
-    return sorted(found, key=parse)
+        with record.open(encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return [], {}
+    passed = {e["version"] for e in data.get("versions", ()) if e.get("passed")} | ({data.get("pinned")} - {None})
+    failed = {e["version"]: e.get("report") for e in data.get("versions", ()) if not e.get("passed")}
+    return sorted((v for v in passed if parse(v)), key=parse), failed
 
 
-def check(version, fixtures=FIXTURES):
-    """Log a warning if version is outside the recorded range; say nothing without fixtures or a version."""
-    recorded = covered(fixtures)
-    if not version or not recorded:
+def check(version, record=RECORD):
+    """Log a warning if version failed its check or lies outside the passing range; else say nothing."""
+    passed, failed = known(record)
+    if not version or not passed:
         return
-    low, high = recorded[0], recorded[-1]
-    if parse(version) is not None and parse(low) <= parse(version) <= parse(high):
-        return
-    log.warning("The Claude CLI is version %s, outside the versions the proxy's recordings cover (%s..%s: %s); "
-                "it may print what the proxy cannot read. Check it with `tox -e cli -- %s`.",
-                version, low, high, ", ".join(recorded), version)
+    low, high = passed[0], passed[-1]
+    command = f"`tox -e cli -- {version}`"
+    if version in failed:
+        log.warning("The Claude CLI is version %s, which failed the proxy's upgrade check (%s); the proxy is known "
+                    "to work with %s..%s.", version, failed[version] or command, low, high)
+    elif parse(version) is None or not parse(low) <= parse(version) <= parse(high):
+        log.warning("The Claude CLI is version %s, outside the versions the proxy is known to work with (%s..%s, "
+                    "checked: %s); it may print what the proxy cannot read. Check it with %s.",
+                    version, low, high, ", ".join(passed), command)

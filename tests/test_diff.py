@@ -180,3 +180,62 @@ def recorded_shapes():
 def test_everything_the_proxy_relies_on_is_in_some_recording(kind, path):
     assert kind in recorded_shapes() and (path is None or path in recorded_shapes()[kind]), (
         f"{kind}: {path} is in no recording: a typo in RELIED, or the proxy reads what the CLI never printed")
+
+
+# --- warm scenarios and their cold twins ------------------------------------------------------------
+
+def warm_twin(name, change=None):
+    """A recording of a scenario as a warm run would make it: another session, another working directory."""
+    warm = json.loads((FIXTURES / f"{name}.json").read_text())
+    for request in warm["upstream_requests"]:
+        request["headers"] = {"X-Claude-Code-Session-Id": "11bbb3cc-d519-4fa5-a5a7-c4904a797d78"}
+        request["body"]["metadata"] = {"user_id": "user_abc_account__session_11bbb3cc-d519-4fa5-a5a7-c4904a797d78"}
+        text = json.dumps(request["body"])
+        request["body"] = json.loads(text.replace("/tmp/claude-record-", "/var/tmp/claude-warm-"))
+    if change:
+        change(warm)
+    return warm
+
+
+def cold_twin(name):
+    cold = json.loads((FIXTURES / f"{name}.json").read_text())
+    for request in cold["upstream_requests"]:
+        request["headers"] = {"x-claude-code-session-id": "58d6b1ec-9c55-4b4f-b9ed-2a05e0d564d0"}
+        request["body"]["metadata"] = {"user_id": "user_abc_account__session_58d6b1ec-9c55-4b4f-b9ed-2a05e0d564d0"}
+    return cold
+
+
+@pytest.mark.parametrize("name", ["success", "multi_turn", "tools_round_trip", "json_schema_retry", "image"])
+def test_a_warm_run_sending_what_its_cold_twin_sends_holds(name):
+    assert diff.compare_twins(f"{name}_warm", warm_twin(name), name, cold_twin(name)) == []
+
+
+def recording_of(name):
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def test_a_warm_run_sending_another_system_prompt_breaks():
+    def change(warm):
+        warm["upstream_requests"][0]["body"]["system"][2]["text"] = "You are verbose."
+
+    [change_] = diff.compare_twins("success_warm", warm_twin("success", change), "success", cold_twin("success"))
+    assert change_.breaks and change_.kind == "warm request differs"
+    assert change_.message == 'request 1: body.system[2].text: You are terse. -> You are verbose. (cold twin: success)'
+
+
+def test_a_warm_run_making_another_request_breaks():
+    def change(warm):
+        warm["upstream_requests"].append(warm["upstream_requests"][0])
+
+    [change_] = diff.compare_twins("success_warm", warm_twin("success", change), "success", cold_twin("success"))
+    assert change_.breaks and change_.message == "2 upstream requests where the cold twin success made 1"
+
+
+def test_named_twins_are_compared_in_the_upgrade_diff(versions, capsys, monkeypatch):
+    monkeypatch.setattr(diff, "TWINS", {"success_warm": "success", "thinking_warm": "thinking"})
+    warm = warm_twin("success", lambda r: r["upstream_requests"][0]["body"].update(max_tokens=64000))
+    (versions / "cli-1.0.1" / "success_warm.json").write_text(json.dumps(warm))
+    code, out = run(versions, capsys)
+    assert code == 1
+    assert "**BREAKS** warm request differs: request 1: body.max_tokens: 128000 -> 64000 (cold twin: success)" in out
+    assert "thinking_warm" not in out  # recorded for neither version: nothing to compare
