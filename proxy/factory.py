@@ -12,7 +12,7 @@ from .manager import Manager
 from .spec import Spec
 
 log = logging.getLogger("proxy")
-VIEWS = {"getHealth": health.health, **{op: view for door in api.DOORS for op, view in door.views.items()}}
+VIEWS = {"getHealth": health.health, **api.VIEWS}
 MAX_BODY_BYTES = 64 * 1024 * 1024  # room for long conversations and inline images; more is a 413
 
 
