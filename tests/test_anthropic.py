@@ -72,7 +72,7 @@ def test_models_answer_in_anthropics_shape_with_anthropic_version(client, check)
     body = check("listModels", 200, response.get_json())
     assert [m["id"] for m in body["data"]] == ["haiku", "sonnet", "opus", "fable"]
     assert body["data"][0] == {"type": "model", "id": "haiku", "display_name": "Claude Haiku (the CLI's latest)",
-                               "created_at": "1970-01-01T00:00:00Z"}
+                               "created_at": "1970-01-01T00:00:00Z", "lifecycle": "active"}
     assert (body["has_more"], body["first_id"], body["last_id"]) == (False, "haiku", "fable")
     assert response.headers["request-id"].startswith("req_")
     assert client.get("/v1/models").get_json()["object"] == "list"

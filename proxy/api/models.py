@@ -23,7 +23,7 @@ def _model(model_id):
 
 def _anthropic_model(model_id):
     name = f"Claude {model_id.title()} (the CLI's latest)" if model_id in ALIASES else model_id
-    return {"type": "model", "id": model_id, "display_name": name, "created_at": UNKNOWN_DATE}
+    return {"type": "model", "id": model_id, "display_name": name, "created_at": UNKNOWN_DATE, "lifecycle": "active"}
 
 
 def _ids():
@@ -40,7 +40,8 @@ def _known(model):
 
 
 def list_models():
-    return json_response({"object": "list", "data": [_model(i) for i in _ids()]})
+    page, _ = _page()
+    return json_response({"object": "list", "data": [_model(i) for i in page]})
 
 
 def retrieve_model(model):
@@ -48,16 +49,22 @@ def retrieve_model(model):
 
 
 def list_anthropic_models():
-    """One page of the Models API: `limit` models after `after_id` or before `before_id`, as its clients page."""
+    page, more = _page()
+    return json_response({"data": [_anthropic_model(i) for i in page], "has_more": more,
+                          "first_id": page[0] if page else None, "last_id": page[-1] if page else None},
+                         headers=anthropic.id_header())
+
+
+def _page():
+    """Return (ids, more after them) of the page asked for: `limit` models after `after_id` or before
+    `before_id`, as Anthropic's clients page (OpenAI's ask for none, and get them all)."""
     ids, size = list(_ids()), _page_size()
     if "after_id" in request.args:
         ids = ids[_position(ids, "after_id") + 1:]
     if "before_id" in request.args:
         ids = ids[:_position(ids, "before_id")]
     page = ids[-size:] if "before_id" in request.args else ids[:size]
-    return json_response({"data": [_anthropic_model(i) for i in page], "has_more": len(ids) > len(page),
-                          "first_id": page[0] if page else None, "last_id": page[-1] if page else None},
-                         headers=anthropic.id_header())
+    return page, len(ids) > len(page)
 
 
 def _page_size():
