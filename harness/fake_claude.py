@@ -22,8 +22,9 @@ import time
 
 MARKER = re.compile(r"\[stub:([a-z_]+)\]")
 FREE_VALUES = ("--model", "--effort", "--system-prompt-file", "--resume", "--max-turns", "--json-schema",
-               "--input-format")  # values may differ
-OPTIONAL = ("--effort", "--resume", "--json-schema", "--input-format")  # may be absent or present, with their value
+               "--input-format", "--max-thinking-tokens", "--thinking-display")  # values may differ
+OPTIONAL = ("--effort", "--resume", "--json-schema", "--input-format", "--max-thinking-tokens",
+            "--thinking-display")  # may be absent or present, with their value
 
 
 def main(argv=None):
