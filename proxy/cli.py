@@ -68,6 +68,7 @@ class CliInput:
     input_blocks: tuple | None = None  # the prompt as content blocks (images): sent as stream-json
     json_schema: str | None = None  # the StructuredOutput tool's input schema, as JSON text
     max_turns: int = 1
+    thinking: dict | None = None  # the Messages API's `thinking`, applied as far as the CLI can (thinking_options)
 
 
 def build_command(settings, cli_input, workdir):
@@ -87,6 +88,8 @@ def build_command(settings, cli_input, workdir):
     # again; more let the CLI ask again for structured output that did not match its schema.
     # Not listed by --help, but accepted (see the tool_call recording).
     argv += ["--max-turns", str(cli_input.max_turns)]
+    thinking_argv, thinking_env = thinking_options(cli_input.thinking)
+    argv += thinking_argv
     if cli_input.json_schema:
         argv += ["--json-schema", cli_input.json_schema]  # JSON text: starts with "{", never an option
     if cli_input.input_blocks:
@@ -94,9 +97,29 @@ def build_command(settings, cli_input, workdir):
     env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
     env.update(FIXED_ENV)
     env["CLAUDE_CODE_MAX_RETRIES"] = str(settings.max_retries)
+    env.update(thinking_env)
     if cli_input.max_output_tokens:
         env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(cli_input.max_output_tokens)
     return argv, env, files
+
+
+def thinking_options(thinking):
+    """Return (argv, env) that tell the CLI what a Messages API `thinking` asks, as far as it can be told.
+
+    The CLI sends its current models adaptive thinking whatever its flags say (2.1.328); only
+    CLAUDE_CODE_DISABLE_THINKING takes the thinking config out of its request, which leaves the API's
+    default (no thinking). A budget reaches the models that take one (`--max-thinking-tokens`), and
+    `summarized` display replaces the CLI's default (`updates`).
+    """
+    thinking = thinking or {}
+    argv, env = [], {}
+    if thinking.get("type") == "disabled":
+        env["CLAUDE_CODE_DISABLE_THINKING"] = "1"
+    if thinking.get("type") == "enabled":
+        argv += ["--max-thinking-tokens", str(int(thinking["budget_tokens"]))]
+    if thinking.get("display") == "summarized":
+        argv += ["--thinking-display", "summarized"]
+    return argv, env
 
 
 def prepare(settings, cli_input, prefix="claude-proxy-"):

@@ -43,6 +43,7 @@ class Ask:
     max_output_tokens: int | None = None
     stop: tuple = ()
     plan: tools.Plan | None = None
+    thinking: dict | None = None  # the Messages API's `thinking` config (type, budget_tokens, display)
     params: dict = dataclasses.field(default_factory=lambda: dict(PARAMS))  # the API's names, for errors
     remote_images: list = dataclasses.field(default_factory=list)  # [(image block, param)] to fetch
 
@@ -98,6 +99,7 @@ def to_cli_input(ask, settings):
         input_blocks=tuple(prompt_blocks) if len(texts) != len(prompt_blocks) else None,
         json_schema=_schema_argument(plan, ask.params),
         max_turns=plan.max_turns if plan else 1,
+        thinking=ask.thinking,
     )
 
 

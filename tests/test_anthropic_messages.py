@@ -82,13 +82,14 @@ def test_a_stop_sequence_cuts_the_text_and_is_named(client, replay):
     assert (body["stop_reason"], body["stop_sequence"]) == ("stop_sequence", "can I")
 
 
-@pytest.mark.parametrize("thinking, shown", [(None, False), ({"type": "enabled", "budget_tokens": 2048}, True),
+@pytest.mark.parametrize("thinking, shown", [(None, False), ({"type": "enabled", "budget_tokens": 1024}, True),
                                              ({"type": "adaptive"}, True),
                                              ({"type": "adaptive", "display": "omitted"}, False),
                                              ({"type": "disabled"}, False)])
 def test_thinking_is_a_block_only_when_the_client_asks_to_see_it(client, replay, valid, thinking, shown):
     replay("thinking")
-    body = valid("AnthropicMessage", post(client, **({"thinking": thinking} if thinking else {})).get_json())
+    fields = {"thinking": thinking, "max_tokens": 2048} if thinking else {}
+    body = valid("AnthropicMessage", post(client, **fields).get_json())
     expected = [{"type": "thinking", "thinking": "Let me think about that.", "signature": ""}] if shown else []
     assert body["content"] == expected + [{"type": "text", "text": "The answer is 4."}]
 
@@ -184,7 +185,7 @@ def test_stream_is_anthropics_events_in_order(client, replay, valid):
 
 def test_streamed_thinking_is_its_own_block_before_the_text(client, replay, valid):
     replay("thinking")
-    _, frames = stream(client, thinking={"type": "enabled", "budget_tokens": 2048})
+    _, frames = stream(client, thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=2048)
     blocks = [(p["index"], p["content_block"]["type"]) for n, p in frames if n == "content_block_start"]
     assert blocks == [(0, "thinking"), (1, "text")]
     deltas = [(p["index"], p["delta"]["type"]) for n, p in frames if n == "content_block_delta"]

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from proxy.api.anthropic_messages_input import to_ask, to_cli_input
+from proxy.cli import build_command
 from proxy.config import Settings
 from proxy.errors import InvalidRequest
 from harness.record_scenarios import PNG as PNG_BASE64
@@ -142,6 +143,22 @@ def test_an_output_format_asks_for_a_json_answer():
     assert (plan.kind, plan.schema) == ("json", schema)
 
 
+@pytest.mark.parametrize("thinking, flags, env", [
+    (None, [], None),
+    ({"type": "adaptive"}, [], None),
+    ({"type": "adaptive", "display": "summarized"}, ["--thinking-display", "summarized"], None),
+    ({"type": "enabled", "budget_tokens": 2048}, ["--max-thinking-tokens", "2048"], None),
+    ({"type": "enabled", "budget_tokens": 2048, "display": "omitted"}, ["--max-thinking-tokens", "2048"], None),
+    ({"type": "disabled"}, [], "1"),
+])
+def test_thinking_reaches_the_cli_as_far_as_it_can_be_told(thinking, flags, env):
+    body = request(**({"thinking": thinking} if thinking else {}), max_tokens=4096)
+    argv, environment, _ = build_command(SETTINGS, cli_input(body), "/tmp/run")
+    told = [a for a in argv if a.startswith("--") and "thinking" in a]
+    assert [a for i, a in enumerate(argv) if a in told or (i and argv[i - 1] in told)] == flags
+    assert environment.get("CLAUDE_CODE_DISABLE_THINKING") == env
+
+
 @pytest.mark.parametrize("fields, messages, param, words", [
     ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, None, "tools[0]", "Server tools"),
     ({"tools": [WEATHER], "tool_choice": {"type": "tool", "name": "nope"}}, None, "tool_choice.name", "not in tools"),
@@ -153,6 +170,8 @@ def test_an_output_format_asks_for_a_json_answer():
         {"type": "image", "source": {}}]}]}], "messages[0].content[0].content[0]", "text only"),
     ({}, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hel"}], "messages", "end with a user"),
     ({"mcp_servers": [{"type": "url", "url": "https://mcp.test", "name": "x"}]}, None, "mcp_servers", "MCP"),
+    ({"thinking": {"type": "enabled", "budget_tokens": 1024}, "max_tokens": 1024}, None, "thinking.budget_tokens",
+     "greater than"),
 ])
 def test_what_the_cli_cannot_carry_is_a_400_naming_the_field(fields, messages, param, words):
     with pytest.raises(InvalidRequest) as caught:

@@ -34,10 +34,13 @@ def to_ask(body, settings):
         blocks = blocks_of(message["content"], f"messages[{index}].content", remote, settings.image_fetch)
         messages.append((message["role"], blocks))
     output_config = body.get("output_config") or {}
+    thinking = body.get("thinking")
+    if thinking and thinking["type"] == "enabled" and thinking["budget_tokens"] >= body["max_tokens"]:
+        raise InvalidRequest("max_tokens must be greater than thinking.budget_tokens.", param="thinking.budget_tokens")
     return conversation.Ask(
         system=system, messages=messages, model=body["model"], effort=output_config.get("effort") or effort,
         max_output_tokens=body["max_tokens"], stop=tuple(body.get("stop_sequences") or ()), plan=plan(body),
-        params=dict(PARAMS), remote_images=remote)
+        thinking=thinking, params=dict(PARAMS), remote_images=remote)
 
 
 def system_texts(system):

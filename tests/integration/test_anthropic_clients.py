@@ -92,6 +92,24 @@ def test_an_image_reaches_the_model(client, upstream):
     assert image["source"] == {"type": "base64", "media_type": "image/png", "data": PNG}
 
 
+@pytest.mark.filterwarnings("ignore:The model 'claude-sonnet-4-5' is deprecated")  # one that takes a budget
+def test_thinking_reaches_the_model_and_comes_back_as_a_thinking_block(client, upstream):
+    message = client.messages.create(model="claude-sonnet-4-5", max_tokens=4096, messages=[
+        {"role": "user", "content": "2 + 2? [stub:thinking]"}], thinking={"type": "enabled", "budget_tokens": 1024})
+    assert [(b.type, getattr(b, "thinking", None) or b.text) for b in message.content] == [
+        ("thinking", "Let me think about that."), ("text", "The answer is 4.")]
+    [post] = upstream.posts
+    assert post["body"]["thinking"]["type"] == "enabled" and post["body"]["thinking"]["budget_tokens"] == 1024
+
+
+def test_disabled_thinking_leaves_thinking_out_of_the_models_request(client, upstream):
+    message = client.messages.create(model="haiku", max_tokens=512, thinking={"type": "disabled"},
+                                      messages=[{"role": "user", "content": "Say hi"}])
+    assert [b.type for b in message.content] == ["text"]
+    [post] = upstream.posts
+    assert "thinking" not in post["body"]
+
+
 def test_models_list_in_anthropics_shape(client):
     page = client.models.list()
     assert [m.id for m in page.data] == ["haiku", "sonnet", "opus", "fable"] and page.has_more is False
