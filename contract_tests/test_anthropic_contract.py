@@ -130,6 +130,14 @@ def test_invalid_bodies(server, body):
     assert response.status_code == 400 and error(response)["error"]["type"] == "invalid_request_error"
 
 
+def test_count_tokens(server):
+    response = requests.post(server.url + "/v1/messages/count_tokens", headers=HEADERS, timeout=10, json={
+        "model": "haiku", "messages": [{"role": "user", "content": "Say hi"}]})
+    assert response.status_code == 404
+    SPEC.response_validator("countMessageTokens", 404).validate(response.json())
+    ERROR.model_validate(response.json())
+
+
 @pytest.mark.parametrize("method, path, status", [("GET", "/v1/messages", 405), ("GET", "/v1/nope", 404)])
 def test_unknown_routes(server, method, path, status):
     response = requests.request(method, server.url + path, headers=HEADERS, timeout=10)

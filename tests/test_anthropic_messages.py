@@ -238,3 +238,11 @@ def test_silence_is_filled_with_ping_events():
     encoder = MessageStream(Answer("haiku"))
     assert encoder.keepalive() == 'event: ping\ndata: {"type": "ping"}\n\n'
 
+
+
+def test_count_tokens_is_a_404_saying_why_no_count_is_given(client, valid):
+    response = client.post("/v1/messages/count_tokens", json={"model": "haiku", "messages": [
+        {"role": "user", "content": "Hi"}]})
+    body = valid("AnthropicErrorResponse", response.get_json())
+    assert response.status_code == 404 and body["error"]["type"] == "not_found_error"
+    assert "no exact count" in body["error"]["message"] and "estimate is not given as a count" in body["error"]["message"]

@@ -25,6 +25,7 @@ OPENAI = FrontDoor("openai", {"createChatCompletion": openai_chat.create_chat_co
                               "listModels": models.list_models, "retrieveModel": models.retrieve_model},
                    openai.error_response, openai.bearer, openai.UNAUTHORIZED)
 ANTHROPIC = FrontDoor("anthropic", {"createMessage": anthropic_messages.create_message,
+                                    "countMessageTokens": anthropic_messages.count_message_tokens,
                                     "listModels": models.list_anthropic_models,
                                     "retrieveModel": models.retrieve_anthropic_model},
                       anthropic.error_response, anthropic.presented_key, anthropic.UNAUTHORIZED,

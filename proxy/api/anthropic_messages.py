@@ -1,4 +1,4 @@
-"""POST /v1/messages: the Anthropic Messages API front door.
+"""POST /v1/messages (and /v1/messages/count_tokens): the Anthropic Messages API front door.
 
 The request becomes an Ask (anthropic_messages_input), the run driver runs it, and the answer is
 shaped here as a `message` object, or streamed as Anthropic's events: message_start, then each
@@ -12,7 +12,7 @@ import uuid
 
 from flask import current_app, request
 
-from .. import driver
+from .. import driver, errors
 from ..answer import Answer
 from ..http import cost_header, json_response, read_body, sse_event, sse_response
 from . import anthropic, anthropic_messages_input
@@ -20,6 +20,9 @@ from . import anthropic, anthropic_messages_input
 COUNTS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
 EMPTY_BLOCKS = {"text": {"type": "text", "text": ""}, "thinking": {"type": "thinking", "thinking": "", "signature": ""}}
 DELTAS = {"text": ("text_delta", "text"), "thinking": ("thinking_delta", "thinking")}
+NO_COUNT = ("Token counting is not available through this proxy: the Claude CLI has no exact count of a request's "
+            "tokens (its context-usage report adds up per-part counts of its own prompt, and estimates when the "
+            "counting API fails), and an estimate is not given as a count. Each message's usage is exact.")
 
 
 def create_message():
@@ -37,6 +40,11 @@ def create_message():
                              headers={**(cost_header(answer) or {}), **anthropic.id_header()})
     response.call_on_close(run.close)
     return response
+
+
+def count_message_tokens():
+    """POST /v1/messages/count_tokens: a clear 404, since the CLI cannot count exactly (Claude Code then estimates)."""
+    raise errors.NotFound(NO_COUNT)
 
 
 def shows_thinking(thinking):

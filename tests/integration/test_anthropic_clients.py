@@ -115,6 +115,12 @@ def test_models_list_in_anthropics_shape(client):
     assert [m.id for m in page.data] == ["haiku", "sonnet", "opus", "fable"] and page.has_more is False
 
 
+def test_count_tokens_is_a_not_found_error_that_says_why(client):
+    with pytest.raises(anthropic.NotFoundError) as caught:
+        client.messages.count_tokens(model="haiku", messages=[{"role": "user", "content": "Say hi"}])
+    assert "no exact count" in caught.value.body["error"]["message"]
+
+
 def test_a_server_tool_is_a_clear_400(client):
     with pytest.raises(anthropic.BadRequestError) as caught:
         client.messages.create(model="haiku", max_tokens=512, messages=[{"role": "user", "content": "Search"}],
