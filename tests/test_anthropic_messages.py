@@ -245,4 +245,5 @@ def test_count_tokens_is_a_404_saying_why_no_count_is_given(client, valid):
         {"role": "user", "content": "Hi"}]})
     body = valid("AnthropicErrorResponse", response.get_json())
     assert response.status_code == 404 and body["error"]["type"] == "not_found_error"
-    assert "no exact count" in body["error"]["message"] and "estimate is not given as a count" in body["error"]["message"]
+    message = body["error"]["message"]
+    assert "no exact count" in message and "estimate is not given as a count" in message

@@ -34,8 +34,8 @@ def test_a_string_and_text_blocks_reach_the_cli_as_the_prompt_and_the_system_pro
 
 
 def test_claude_codes_billing_header_stays_out_of_the_system_prompt():
-    body = request(system=[{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.328; cc_entrypoint=cli;"},
-                           {"type": "text", "text": "You are a Claude agent."}])
+    billing = "x-anthropic-billing-header: cc_version=2.1.328; cc_entrypoint=cli;"
+    body = request(system=[{"type": "text", "text": billing}, {"type": "text", "text": "You are a Claude agent."}])
     assert cli_input(body).system_prompt == "You are a Claude agent."
 
 
@@ -60,8 +60,8 @@ def test_a_system_message_may_come_last_after_tool_results():
 
 
 def test_top_level_effort_wins_over_a_system_messages():
-    body = request({"role": "user", "content": "Hi"}, {"role": "system", "content": "env", "output_config": {"effort": "low"}},
-                   output_config={"effort": "max"})
+    system = {"role": "system", "content": "env", "output_config": {"effort": "low"}}
+    body = request({"role": "user", "content": "Hi"}, system, output_config={"effort": "max"})
     assert cli_input(body).effort == "max"
 
 

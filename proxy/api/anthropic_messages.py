@@ -34,7 +34,8 @@ def create_message():
                      driver.client_watch(request.environ))
     thinking = shows_thinking(body.get("thinking"))
     if body.get("stream"):
-        return sse_response(driver.stream(run, MessageStream(answer, thinking, anthropic.request_id())), headers=anthropic.id_header())
+        encoder = MessageStream(answer, thinking, anthropic.request_id())
+        return sse_response(driver.stream(run, encoder), headers=anthropic.id_header())
     driver.whole(run)
     response = json_response(message(answer, new_id(), thinking),
                              headers={**(cost_header(answer) or {}), **anthropic.id_header()})

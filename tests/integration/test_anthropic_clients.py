@@ -69,7 +69,8 @@ def test_a_tool_use_round_trip_reaches_the_model_as_real_tool_turns(client, stub
     [call] = [b for b in first.content if b.type == "tool_use"]
     assert call.name == "get_weather" and call.input == {"city": "Paris"} and call.id.startswith("toolu_")
     messages += [{"role": "assistant", "content": [b.model_dump() for b in first.content]},
-                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "18C, sunny"}]}]
+                 {"role": "user", "content": [
+                     {"type": "tool_result", "tool_use_id": call.id, "content": "18C, sunny"}]}]
     stub.expect(Reply(text="It is 18C and sunny in Paris."))  # the model's next answer
     second = client.messages.create(model="haiku", max_tokens=512, tools=[WEATHER], messages=messages)
     assert second.content[0].text == "It is 18C and sunny in Paris." and second.stop_reason == "end_turn"
