@@ -92,6 +92,17 @@ def test_an_earlier_tool_use_and_its_result_become_real_tool_turns():
     assert got.prompt == "Summarise."
 
 
+def test_a_tool_reference_in_a_result_becomes_a_line_of_text():
+    body = request({"role": "user", "content": "Find the tool"},
+                   {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "ToolSearch",
+                                                      "input": {"query": "select:get_weather"}}]},
+                   {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [
+                       {"type": "tool_reference", "tool_name": "get_weather"}]}]},
+                   tools=[WEATHER, {"name": "ToolSearch", "input_schema": {"type": "object"}}])
+    result = cli_input(body).history[-1]["message"]["content"][0]
+    assert json.loads(result["content"]) == [{"name": "ToolSearch", "content": "[The tool get_weather can be called.]"}]
+
+
 def test_earlier_thinking_is_left_out_of_the_history():
     body = request({"role": "user", "content": "Hi"},
                    {"role": "assistant", "content": [{"type": "thinking", "thinking": "Hmm", "signature": "c2ln"},

@@ -45,11 +45,8 @@ def to_ask(body, settings):
 
 def system_texts(system):
     """Return the texts of a `system` field or a system message: a string or text blocks."""
-    if not system:
-        return []
-    if isinstance(system, str):
-        return [system]
-    return [b["text"] for b in system if not b["text"].startswith(BILLING_HEADER)]
+    texts = [system] if isinstance(system, str) else [b["text"] for b in system or ()]
+    return [t for t in texts if t.strip() and not t.startswith(BILLING_HEADER)]
 
 
 def blocks_of(content, param, remote_images, fetch_allowed):
@@ -92,13 +89,19 @@ def _tool_use(block, *_):
 def _tool_result(block, param, *_):
     content = block.get("content") or ""
     if not isinstance(content, str):
-        for number, part in enumerate(content):
-            if part["type"] != "text":
-                raise InvalidRequest(f"A tool_result can carry text only through this proxy, not {part['type']!r} "
-                                     "blocks.", param=f"{param}.content[{number}]")
-        content = [conversation.text_block(part["text"]) for part in content]
+        content = [_result_part(part, f"{param}.content[{number}]") for number, part in enumerate(content)]
     return {"type": "tool_result", "tool_use_id": block["tool_use_id"], "content": content,
             "is_error": bool(block.get("is_error"))}
+
+
+def _result_part(part, param):
+    if part["type"] == "text":
+        return conversation.text_block(part["text"])
+    if part["type"] == "tool_reference":
+        # A tool search's answer (Claude Code's ToolSearch): every tool is offered to the model already.
+        return conversation.text_block(f"[The tool {part.get('tool_name')} can be called.]")
+    raise InvalidRequest(f"A tool_result can carry text only through this proxy, not {part['type']!r} blocks.",
+                         param=param)
 
 
 BLOCKS = {"text": _text, "image": _image, "tool_use": _tool_use, "tool_result": _tool_result}
