@@ -20,9 +20,7 @@ BILLING_HEADER = "x-anthropic-billing-header:"
 
 def to_ask(body, settings):
     """Return the conversation.Ask for a validated Messages API request, or raise InvalidRequest."""
-    if body.get("mcp_servers"):
-        raise InvalidRequest("MCP servers are not supported: through the Claude CLI the model can call only the "
-                             "client's own tools.", param="mcp_servers")
+    refuse_unsupported(body)
     system, messages, remote, effort = system_texts(body.get("system")), [], [], None
     for index, message in enumerate(body["messages"]):
         if message["role"] == "system":
@@ -34,13 +32,20 @@ def to_ask(body, settings):
         blocks = blocks_of(message["content"], f"messages[{index}].content", remote, settings.image_fetch)
         messages.append((message["role"], blocks))
     output_config = body.get("output_config") or {}
-    thinking = body.get("thinking")
-    if thinking and thinking["type"] == "enabled" and thinking["budget_tokens"] >= body["max_tokens"]:
-        raise InvalidRequest("max_tokens must be greater than thinking.budget_tokens.", param="thinking.budget_tokens")
     return conversation.Ask(
         system=system, messages=messages, model=body["model"], effort=output_config.get("effort") or effort,
         max_output_tokens=body["max_tokens"], stop=tuple(body.get("stop_sequences") or ()), plan=plan(body),
-        thinking=thinking, params=dict(PARAMS), remote_images=remote)
+        thinking=body.get("thinking"), params=dict(PARAMS), remote_images=remote)
+
+
+def refuse_unsupported(body):
+    """Raise InvalidRequest for what the CLI cannot honour (server tools are refused with the tools)."""
+    if body.get("mcp_servers"):
+        raise InvalidRequest("MCP servers are not supported: through the Claude CLI the model can call only the "
+                             "client's own tools.", param="mcp_servers")
+    thinking = body.get("thinking") or {}
+    if thinking.get("type") == "enabled" and thinking["budget_tokens"] >= body["max_tokens"]:
+        raise InvalidRequest("max_tokens must be greater than thinking.budget_tokens.", param="thinking.budget_tokens")
 
 
 def system_texts(system):
