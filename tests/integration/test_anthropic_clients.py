@@ -152,8 +152,8 @@ def test_claude_code_gets_an_answer(claude, keyed_server, upstream, tmp_path):
     tools = next(t for t in post["body"]["tools"] if t["name"] == STRUCTURED)["input_schema"]
     names = [b["properties"]["name"]["const"] for b in tools["properties"]["tool_calls"]["items"]["anyOf"]]
     assert "Bash" in names and "Read" in names  # Claude Code's own tools, offered through the proxy
-    system = post["body"]["system"][-1]["text"]
-    assert "# Environment" in system and "## Bash" in system
+    system = post["body"]["system"][-1]["text"]  # Claude Code's system blocks and messages, whole
+    assert "You are a Claude agent" in system and "# Environment" in system and "## Bash" in system
 
 
 def test_claude_code_runs_a_tool_the_proxy_returned_and_sends_back_its_result(claude, keyed_server, stub, upstream,
