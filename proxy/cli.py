@@ -106,10 +106,11 @@ def build_command(settings, cli_input, workdir):
 def thinking_options(thinking):
     """Return (argv, env) that tell the CLI what a Messages API `thinking` asks, as far as it can be told.
 
-    The CLI sends its current models adaptive thinking whatever its flags say (2.1.328); only
-    CLAUDE_CODE_DISABLE_THINKING takes the thinking config out of its request, which leaves the API's
-    default (no thinking). A budget reaches the models that take one (`--max-thinking-tokens`), and
-    `summarized` display replaces the CLI's default (`updates`).
+    The CLI sends its current models adaptive thinking whatever its flags say (2.1.328: it reports
+    they cannot turn thinking off); CLAUDE_CODE_DISABLE_THINKING takes the thinking config out of its
+    request, leaving thinking to the API's default for the model (off for the models that take a
+    budget). A budget reaches those models (`--max-thinking-tokens`), and `summarized` display
+    replaces the CLI's default (`updates`).
     """
     thinking = thinking or {}
     argv, env = [], {}
