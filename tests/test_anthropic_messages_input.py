@@ -114,7 +114,8 @@ def test_earlier_thinking_is_left_out_of_the_history():
 
 def test_an_image_goes_to_the_cli_as_a_block():
     body = request({"role": "user", "content": [
-        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_BASE64}},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_BASE64[:20] + "\n" +
+                                     PNG_BASE64[20:]}},
         {"type": "text", "text": "What is this?"}]})
     got = cli_input(body)
     assert [b["type"] for b in got.input_blocks] == ["image", "text"]

@@ -47,10 +47,10 @@ def door_for(request):
 
 
 def _shared(operation_id):
+    """Return the view of a shared route: the view of that operation at the request's door."""
     def view(**arguments):
         return door_for(request).views[operation_id](**arguments)
 
-    view.__name__ = operation_id
     return view
 
 

@@ -6,6 +6,8 @@ the core knows (clients echo blocks back with keys of their own, such as `cache_
 """
 from __future__ import annotations
 
+import re
+
 from .. import conversation, images, tools
 from ..errors import InvalidRequest
 
@@ -78,7 +80,7 @@ def _image(block, param, remote_images, fetch_allowed):
     source = block["source"]
     if source["type"] == "base64":
         return {"type": "image", "source": {"type": "base64", "media_type": source["media_type"],
-                                            "data": source["data"]}}
+                                            "data": re.sub(r"\s", "", source["data"])}}
     if not fetch_allowed:
         raise InvalidRequest("Image URLs are not fetched by this proxy (CLAUDE_IMAGE_FETCH is off); send the image "
                              "as a base64 source.", param=f"{param}.source")
