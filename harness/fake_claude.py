@@ -30,9 +30,10 @@ import time
 MARKER = re.compile(r"\[stub:([a-z_]+)\]")
 HOLD = re.compile(r"\[hold:([^\]\s]+)\]")
 POLL = 0.02  # seconds between looks for a hold's file
-FREE_VALUES = ("--model", "--effort", "--system-prompt-file", "--resume", "--resume-session-at",
-               "--max-turns")  # values may differ
-OPTIONAL = ("--effort", "--resume", "--resume-session-at")  # may be absent or present, with their value
+FREE_VALUES = ("--model", "--effort", "--system-prompt-file", "--resume", "--resume-session-at", "--max-turns",
+               "--max-thinking-tokens", "--thinking-display")  # values may differ
+OPTIONAL = ("--effort", "--resume", "--resume-session-at", "--max-thinking-tokens",
+            "--thinking-display")  # may be absent or present, with their value
 
 
 def main(argv=None):

@@ -68,6 +68,7 @@ class CliInput:
     max_output_tokens: int | None = None
     json_schema: dict | None = None  # the StructuredOutput tool's input schema
     max_turns: int = 1
+    thinking: dict | None = None  # the Messages API's `thinking`, applied as far as the CLI can (thinking_options)
 
     @property
     def prompt(self):
@@ -101,7 +102,30 @@ def build_command(settings, cli_input, workdir, seeds=None, extra_env=None):
     # again; more let the CLI ask again for structured output that did not match its schema.
     # Not listed by --help, but accepted (see the tool_call recording).
     argv += ["--max-turns", str(cli_input.max_turns)]
-    return argv, dict(environment(settings, cli_input.max_output_tokens), **(extra_env or {})), files
+    thinking_argv, thinking_env = thinking_options(cli_input.thinking)
+    argv += thinking_argv
+    env = dict(environment(settings, cli_input.max_output_tokens), **thinking_env, **(extra_env or {}))
+    return argv, env, files
+
+
+def thinking_options(thinking):
+    """Return (argv, env) that tell the CLI what a Messages API `thinking` asks, as far as it can be told.
+
+    The CLI sends its current models adaptive thinking whatever its flags say (2.1.328: it reports
+    they cannot turn thinking off); CLAUDE_CODE_DISABLE_THINKING takes the thinking config out of its
+    request, leaving thinking to the API's default for the model (off for the models that take a
+    budget). A budget reaches those models (`--max-thinking-tokens`, not listed by --help), and
+    `summarized` display replaces the CLI's default (`updates`).
+    """
+    thinking = thinking or {}
+    argv, env = [], {}
+    if thinking.get("type") == "disabled":
+        env["CLAUDE_CODE_DISABLE_THINKING"] = "1"
+    if thinking.get("type") == "enabled":
+        argv += ["--max-thinking-tokens", str(int(thinking["budget_tokens"]))]
+    if thinking.get("display") == "summarized":
+        argv += ["--thinking-display", "summarized"]
+    return argv, env
 
 
 def environment(settings, max_output_tokens=None):

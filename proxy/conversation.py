@@ -37,6 +37,7 @@ class Ask:
     max_output_tokens: int | None = None
     stop: tuple = ()
     plan: tools.Plan | None = None
+    thinking: dict | None = None  # the Messages API's `thinking` config (type, budget_tokens, display)
     params: dict = dataclasses.field(default_factory=lambda: dict(PARAMS))  # the API's names, for errors
     remote_images: list = dataclasses.field(default_factory=list)  # [(image block, param)] to fetch
 
@@ -93,6 +94,7 @@ def to_cli_input(ask, settings):
         max_output_tokens=ask.max_output_tokens,
         json_schema=plan.schema if plan else None,
         max_turns=plan.max_turns if plan else 1,
+        thinking=ask.thinking,
     )
 
 

@@ -12,8 +12,7 @@ from .manager import Manager
 from .spec import Spec
 
 log = logging.getLogger("proxy")
-VIEWS = {"getHealth": health.health, "getReady": health.ready, "getMetrics": metrics.metrics,
-         **{op: view for door in api.DOORS for op, view in door.views.items()}}
+VIEWS = {"getHealth": health.health, "getReady": health.ready, "getMetrics": metrics.metrics, **api.VIEWS}
 MAX_BODY_BYTES = 64 * 1024 * 1024  # room for long conversations and inline images; more is a 413
 
 

@@ -26,6 +26,11 @@ def sse_data(payload):
     return f"data: {json.dumps(payload)}\n\n"
 
 
+def sse_event(name, payload):
+    """Return one SSE frame with an `event:` line naming it, and payload as JSON data."""
+    return f"event: {name}\ndata: {json.dumps(payload)}\n\n"
+
+
 def read_body(operation_id):
     """Return the request's JSON object body, validated against the operation's schema in the spec."""
     body = request.get_json(force=True, silent=True)

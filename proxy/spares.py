@@ -76,7 +76,7 @@ class Spares:
 
     def take(self, settings, cli_input, deadline=None):
         """Return (a spare's run bound to cli_input, the slot it holds), or None (the request then runs cold)."""
-        if not self.enabled:
+        if not self.enabled or cli_input.thinking:  # thinking is set at start-up: those requests run cold
             return None
         key = key_of(cli_input.model, cli_input.history, cli_input.max_turns)
         with self.lock:

@@ -74,16 +74,21 @@ class Spec:
 
 
 def _meant_branch(error):
-    """Follow a failed oneOf into the branch its discriminating const (such as `role`) names.
+    """Follow a failed oneOf into the branch its discriminating const (such as `role`) or JSON type names.
 
     Returns (error, message): message replaces the error's own when no branch is named.
     """
     while error.validator in ("oneOf", "anyOf") and error.context:
         misses = [e for e in error.context if e.validator == "const" and len(e.relative_path) == 1]
-        meant = {e.relative_schema_path[0] for e in error.context} - {e.relative_schema_path[0] for e in misses}
+        # A branch of another JSON type (a string where an array came) was not meant either.
+        other_types = [e for e in error.context if e.validator == "type" and not e.relative_path]
+        meant = {e.relative_schema_path[0] for e in error.context} - {
+            e.relative_schema_path[0] for e in misses + other_types}
         if len(meant) == 1:
             branch = meant.pop()
-            error = jsonschema.exceptions.best_match(e for e in error.context if e.relative_schema_path[0] == branch)
+            # The branch's most relevant error, not descended into: a oneOf in it is followed here.
+            error = max((e for e in error.context if e.relative_schema_path[0] == branch),
+                        key=jsonschema.exceptions.relevance)
             continue
         fields = {e.relative_path[0] for e in misses}
         if not meant and len(fields) == 1 and isinstance(error.instance, dict):
