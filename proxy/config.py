@@ -36,6 +36,8 @@ class Settings:
     warm_spares: int = DEFAULT_SPARES
     warm_conversations: int = 2
     warm_max_age: float = 600.0
+    responses_db: str = ":memory:"  # from the environment: RESPONSES_DB, else under XDG_STATE_HOME
+    responses_retention_days: float = 30.0  # 0 keeps stored responses for ever
 
     @classmethod
     def from_env(cls, environ=None):
@@ -60,6 +62,9 @@ class Settings:
             warm_spares=_number(env, "WARM_SPARES", int, cls.warm_spares, 0, 64),
             warm_conversations=_number(env, "WARM_CONVERSATIONS", int, cls.warm_conversations, 0, 64),
             warm_max_age=_number(env, "WARM_MAX_AGE", float, cls.warm_max_age, 1, 24 * 3600),
+            responses_db=env.get("RESPONSES_DB") or _state_path(env, "responses.sqlite3"),
+            responses_retention_days=_number(env, "RESPONSES_RETENTION_DAYS", float, cls.responses_retention_days,
+                                             0, 36500),
         )
         return settings
 
@@ -71,6 +76,13 @@ def _claude_path(value):
     # Resolved once so that each run does not search PATH; left as given when absent, so that
     # /health can report the CLI missing instead of the proxy refusing to start.
     return shutil.which(value) or value
+
+
+def _state_path(env, name):
+    """Return a file under $XDG_STATE_HOME (default ~/.local/state)/claude-cli-proxy/."""
+    home = env.get("HOME") or os.path.expanduser("~")
+    state = env.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
+    return os.path.join(state, "claude-cli-proxy", name)
 
 
 def _choice(env, name, choices):
