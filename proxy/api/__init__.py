@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from . import models, openai, openai_chat
+from . import models, openai, openai_chat, openai_responses
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +21,12 @@ class FrontDoor:
 OPENAI = FrontDoor("openai", {"createChatCompletion": openai_chat.create_chat_completion,
                               "listModels": models.list_models, "retrieveModel": models.retrieve_model},
                    openai.error_response, openai.bearer, openai.UNAUTHORIZED)
-DOORS = (OPENAI,)
+RESPONSES = FrontDoor("openai-responses", {"createResponse": openai_responses.create_response,
+                                           "getResponse": openai_responses.get_response,
+                                           "deleteResponse": openai_responses.delete_response,
+                                           "listInputItems": openai_responses.list_input_items},
+                      openai.error_response, openai.bearer, openai.UNAUTHORIZED, paths=("/v1/responses",))
+DOORS = (OPENAI, RESPONSES)
 BY_OPERATION = {operation_id: door for door in DOORS for operation_id in door.views}
 
 
