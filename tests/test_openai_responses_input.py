@@ -40,7 +40,7 @@ def test_messages_with_and_without_type_become_turns(settings):
         {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello Bob!",
                                                                "annotations": []}]},
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "My name?"}]}])
-    assert [(r["type"], r["message"]["content"]) for r in got.history] == [
+    assert [(role, list(blocks)) for role, blocks in got.history] == [
         ("user", [{"type": "text", "text": "Hi, I'm Bob."}]), ("assistant", [{"type": "text", "text": "Hello Bob!"}])]
     assert got.prompt == "My name?"
 
@@ -51,13 +51,13 @@ def test_a_function_round_trip_is_real_tool_turns(settings):
         {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather",
          "arguments": '{"city":"Paris"}', "status": "completed"},
         {"type": "function_call_output", "call_id": "call_1", "output": "18C, sunny"}])
-    turns = [(r["type"], [b["type"] for b in r["message"]["content"]]) for r in got.history]
-    assert turns == [("user", ["text"]), ("assistant", ["tool_use"]), ("user", ["tool_result"])]
-    call = got.history[1]["message"]["content"][0]
+    assert [(role, [b["type"] for b in blocks]) for role, blocks in got.history] == [
+        ("user", ["text"]), ("assistant", ["tool_use"])]
+    call = got.history[1][1][0]
     assert call["input"] == {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}
-    result = got.history[2]["message"]["content"][0]
+    [result] = got.message
+    assert result["type"] == "tool_result" and result["tool_use_id"] == call["id"]
     assert json.loads(result["content"]) == [{"name": "get_weather", "content": "18C, sunny"}]
-    assert got.prompt == conversation.AFTER_RESULTS
 
 
 def test_output_parts_of_a_function_result_are_its_text(settings):
@@ -94,7 +94,7 @@ def test_an_image_from_a_data_url_is_an_image_block(settings):
     got = cli_input(settings, input=[{"role": "user", "content": [
         {"type": "input_text", "text": "What is this?"},
         {"type": "input_image", "image_url": f"data:image/png;base64,{PNG}"}]}])
-    assert [b["type"] for b in got.input_blocks] == ["text", "image"]
+    assert [b["type"] for b in got.message] == ["text", "image"]
 
 
 def test_a_remote_image_is_refused_unless_fetching_is_on(settings):

@@ -13,7 +13,7 @@ from .. import conversation
 from ..errors import InvalidRequest
 from . import openai
 
-PARAMS = {"messages": "input", "tools": "tools", "format": "text.format"}
+PARAMS = {"messages": "input"}
 CLIENT_TOOLS = ("function", "custom")  # tools the client runs; the others run on OpenAI's servers
 REFUSED = (  # (field, when the client relies on it, why it is refused)
     ("background", lambda v: v is True, "Background responses are not supported; wait for the answer or stream it."),
