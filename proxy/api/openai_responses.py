@@ -11,7 +11,7 @@ import logging
 
 from flask import current_app, request
 
-from .. import conversation, driver, images
+from .. import driver
 from ..answer import Answer
 from ..errors import InvalidRequest, NotFound, ProxyError
 from ..http import cost_header, json_response, read_body, sse_response
@@ -26,11 +26,8 @@ ORDERS = ("asc", "desc")
 def create_response():
     settings = current_app.config["SETTINGS"]
     body = read_body("createResponse")
-    earlier = _earlier(body.get("previous_response_id"))
-    context = earlier + responses_input.items(body)
-    ask = images.resolve(responses_input.to_ask(body, context, len(earlier), settings), settings)
-    cli_input = conversation.to_cli_input(ask, settings)
-    answer = Answer(cli_input.model, plan=ask.plan)
+    cli_input, plan, context = responses_input.to_cli_input(body, settings, _earlier(body.get("previous_response_id")))
+    answer = Answer(cli_input.model, plan=plan)
     shape = Shape(body, responses_input.custom_names(body), settings.reasoning)
 
     store = _store() if body.get("store") is not False else None

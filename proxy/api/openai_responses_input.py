@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from .. import conversation
+from .. import conversation, images
 from ..errors import InvalidRequest
 from . import openai
 
@@ -84,6 +84,14 @@ NORMALISERS = {  # None: accepted and dropped (earlier reasoning never reaches t
 
 
 # --- the Ask -------------------------------------------------------------------------------------
+
+def to_cli_input(body, settings, earlier=()):
+    """Return (CliInput, tools.Plan or None, the conversation's items) for a validated request that
+    continues the items earlier, fetching remote images if allowed."""
+    context = list(earlier) + items(body)
+    ask = images.resolve(to_ask(body, context, len(earlier), settings), settings)
+    return conversation.to_cli_input(ask, settings), ask.plan, context
+
 
 def to_ask(body, context, earlier, settings):
     """Return the conversation.Ask for a validated request, or raise InvalidRequest.
