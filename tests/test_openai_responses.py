@@ -5,6 +5,7 @@ import sqlite3
 import jsonschema
 import pytest
 
+from harness.record_scenarios import CUSTOM_TOOL
 from proxy.config import Settings
 from tests.support import CLAUDE, ROOT
 from tests.test_failures import CASES
@@ -120,6 +121,23 @@ def test_function_calls_are_items_with_call_ids(respond, replay):
     assert [(c["name"], json.loads(c["arguments"])) for c in calls] == [("get_weather", {"city": "Paris"})]
     assert calls[0]["call_id"].startswith("call_") and calls[0]["id"].startswith("fc_")
     assert body["tools"] == [WEATHER, TIME | {"strict": None}]
+
+
+def test_a_custom_tool_call_is_an_item_carrying_its_text(respond, replay):
+    replay("responses_custom_tool")
+    body = respond(**CUSTOM_TOOL)
+    [call] = [item for item in body["output"] if item["type"] == "custom_tool_call"]
+    assert (call["name"], call["input"]) == ("apply_patch", "Paris") and call["call_id"].startswith("call_")
+    assert body["tool_choice"] == {"type": "custom", "name": "apply_patch"}
+
+
+def test_a_streamed_custom_tool_call_sends_its_input(respond, replay):
+    replay("responses_custom_tool")
+    events = respond(stream=True, **CUSTOM_TOOL)
+    kinds = [e["type"] for e in events if e.get("item", {}).get("type") == "custom_tool_call" or "custom" in e["type"]]
+    assert kinds == ["response.output_item.added", "response.custom_tool_call_input.delta",
+                     "response.custom_tool_call_input.done", "response.output_item.done"]
+    assert events[-1]["response"]["output"][-1]["input"] == "Paris"
 
 
 def test_a_json_format_answers_the_accepted_json(respond, replay):
