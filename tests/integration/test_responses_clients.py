@@ -6,22 +6,17 @@ import pathlib
 import subprocess
 
 import openai
-import pydantic
 import pytest
 
 from harness.install_cli import REPO
 from harness.stub_model import DEFAULT_TEXT, Reply, structured, structured_schema
+from tests.integration.test_tools_real_cli import City
 
 pytestmark = pytest.mark.integration
 CODEX_NPM = "@openai/codex@0.171.0"
 WEATHER = {"type": "function", "name": "get_weather", "description": "The current weather in a city.",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
                           "additionalProperties": False}, "strict": True}
-
-
-class City(pydantic.BaseModel):
-    city: str
-    population: int
 
 
 @pytest.fixture
