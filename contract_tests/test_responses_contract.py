@@ -87,9 +87,11 @@ def test_a_stream_failing_before_the_model_starts_gets_the_json_status(server):
 
 
 def test_a_codex_request_is_answered_as_a_stream(server):
-    got = events(create(server, **CODEX, stream=True))
+    codex = json.loads(json.dumps(CODEX))
+    codex["input"][-1]["content"][0]["text"] = "Say hi, Codex here [stub:tools_text]"
+    got = events(create(server, **codex, stream=True))
     assert got[-1]["type"] == "response.completed"
-    call = server.call_with("Say hi [stub:tools_text]")
+    call = server.call_with("Say hi, Codex here [stub:tools_text]")
     assert call["system_prompt"].startswith("You are Codex, a coding agent.")
 
 
@@ -108,9 +110,9 @@ def test_stored_responses_read_list_and_delete(server):
 
 def test_previous_response_id_reaches_the_cli_as_a_transcript(server):
     first = create(server, input="Hi, I'm Bob.", instructions="You are terse.").json()
-    second = create(server, input="What is my name? [stub:multi_turn]", previous_response_id=first["id"])
+    second = create(server, input="What is my name, then? [stub:multi_turn]", previous_response_id=first["id"])
     check("createResponse", second, "Response")
-    call = server.call_with("What is my name? [stub:multi_turn]")
+    call = server.call_with("What is my name, then? [stub:multi_turn]")
     assert [(r["type"], r["message"]["content"][0]["text"]) for r in call["history"]] == [
         ("user", "Hi, I'm Bob."), ("assistant", first["output"][0]["content"][0]["text"])]
     assert call["system_prompt"] is None or "terse" not in call["system_prompt"]  # instructions are not carried

@@ -235,6 +235,20 @@ def test_previous_response_id_continues_the_conversation(client, respond, replay
         ("user", "Hi, I'm Bob."), ("assistant", "Hello! How can I help you today?"), ("user", "What is my name?")]
 
 
+def test_a_function_output_continues_the_call_of_the_previous_response(client, respond, replay):
+    # What the Agents SDK sends with auto_previous_response_id: only the output, and the id.
+    replay("tools_call")
+    first = respond(tools=[WEATHER], input="Weather in Paris?")
+    call = first["output"][-1]
+    replay("tools_result")
+    second = respond(tools=[WEATHER], previous_response_id=first["id"], input=[
+        {"type": "function_call_output", "call_id": call["call_id"], "output": "18C, sunny"}])
+    assert second["status"] == "completed" and second["output"][0]["type"] == "message"
+    items = client.get(f"/v1/responses/{second['id']}/input_items?order=asc").get_json()["data"]
+    assert [i["type"] for i in items] == ["message", "message", "function_call", "function_call_output"]
+    assert items[2] == call and items[3]["call_id"] == call["call_id"]
+
+
 def test_an_unknown_previous_response_is_a_400(respond):
     body = respond(400, previous_response_id="resp_nope")
     assert body["error"]["param"] == "previous_response_id"
