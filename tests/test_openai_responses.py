@@ -6,8 +6,7 @@ import jsonschema
 import pytest
 
 from harness.record_scenarios import CUSTOM_TOOL
-from proxy.config import Settings
-from tests.support import CLAUDE, ROOT
+from tests.support import ROOT
 from tests.test_failures import CASES
 
 OFFICIAL = json.loads((ROOT / "contract_tests" / "reference" / "openai_responses_schemas.json").read_text())
@@ -21,8 +20,8 @@ CITY = {"type": "object", "properties": {"city": {"type": "string"}, "population
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return Settings(claude_path=CLAUDE, timeout=5, responses_db=str(tmp_path / "responses.sqlite3"))
+def settings(settings, tmp_path):
+    return settings.replace(responses_db=str(tmp_path / "responses.sqlite3"))
 
 
 @pytest.fixture

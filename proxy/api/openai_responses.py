@@ -11,7 +11,7 @@ import logging
 
 from flask import current_app, request
 
-from .. import driver
+from .. import conversation, driver, images
 from ..answer import Answer
 from ..errors import InvalidRequest, NotFound, ProxyError
 from ..http import cost_header, json_response, read_body, sse_response
@@ -26,8 +26,11 @@ ORDERS = ("asc", "desc")
 def create_response():
     settings = current_app.config["SETTINGS"]
     body = read_body("createResponse")
-    cli_input, plan, context = responses_input.to_cli_input(body, settings, _earlier(body.get("previous_response_id")))
-    answer = Answer(cli_input.model, plan=plan)
+    earlier = _earlier(body.get("previous_response_id"))
+    context = earlier + responses_input.items(body)
+    ask = images.resolve(responses_input.to_ask(body, context, len(earlier), settings), settings)
+    cli_input = conversation.to_cli_input(ask, settings)
+    answer = Answer(cli_input.model, plan=ask.plan)
     shape = Shape(body, responses_input.custom_names(body), settings.reasoning)
 
     store = _store() if body.get("store") is not False else None
@@ -41,7 +44,7 @@ def create_response():
             log.error("Response %s was not stored: %s", response["id"], error.message)
 
     run = driver.Run(current_app.extensions["manager"], settings, cli_input, answer,
-                     driver.client_watch(request.environ))
+                     driver.client_watch(request.environ), follow_up=conversation.follow_up(ask, settings))
     if body.get("stream"):
         return sse_response(driver.stream(run, ResponsesStream(shape, answer, keep)))
     driver.whole(run)

@@ -85,12 +85,10 @@ NORMALISERS = {  # None: accepted and dropped (earlier reasoning never reaches t
 
 # --- the Ask -------------------------------------------------------------------------------------
 
-def to_cli_input(body, settings, earlier=()):
-    """Return (CliInput, tools.Plan or None, the conversation's items) for a validated request that
-    continues the items earlier, fetching remote images if allowed."""
-    context = list(earlier) + items(body)
-    ask = images.resolve(to_ask(body, context, len(earlier), settings), settings)
-    return conversation.to_cli_input(ask, settings), ask.plan, context
+def to_cli_input(body, settings):
+    """Return (CliInput, tools.Plan or None) for a validated request, fetching remote images if allowed."""
+    ask = images.resolve(to_ask(body, items(body), 0, settings), settings)
+    return conversation.to_cli_input(ask, settings), ask.plan
 
 
 def to_ask(body, context, earlier, settings):
