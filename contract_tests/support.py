@@ -100,8 +100,8 @@ class Server:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         if environ is None:
-            environ = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "PROXY_"))}
-            environ.update(CLAUDE_PATH=self.claude, PORT=str(self.port))
+            environ = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "PROXY_", "RESPONSES_"))}
+            environ.update(CLAUDE_PATH=self.claude, PORT=str(self.port), RESPONSES_DB=str(tmp / "responses.sqlite3"))
             # The fake CLI replays cold runs: no spares (the integration tests run them with the real CLI).
             environ.update(WARM_SPARES="0", WARM_CONVERSATIONS="0")
         environ.update(env)

@@ -11,6 +11,7 @@ from typing import Callable
 
 from proxy.command import CliInput
 from proxy.config import Settings
+from proxy.api import openai_responses_input
 from proxy.api.openai_chat_input import to_cli_input
 
 
@@ -34,10 +35,13 @@ class Scenario:
     marker: str | None = None  # the [stub:NAME] of the prompt, when not the scenario's own name
 
     request: dict | None = None  # an OpenAI request body, turned into CLI input as the proxy does
+    responses: dict | None = None  # an OpenAI Responses request body, likewise
 
     def cli_input(self):
         if self.request is not None:
             return to_cli_input(self.request, Settings())[0]
+        if self.responses is not None:
+            return openai_responses_input.to_cli_input(self.responses, Settings())[0]
         return CliInput(model=self.model, message=({"type": "text", "text": f"{self.prompt} [stub:{self.marker or self.name}]"},),
                         system_prompt=self.system_prompt, history=self.history, effort=self.effort,
                         max_output_tokens=self.max_output_tokens)
@@ -119,6 +123,15 @@ IMAGE_HISTORY = {"model": "haiku", "messages": [
     {"role": "assistant", "content": "A single pixel."},
     {"role": "user", "content": "What colour is it? [stub:image_history]"}]}
 
+CUSTOM_TOOL = {"model": "haiku", "instructions": "You are terse.", "input": "Add hello.txt [stub:responses_custom_tool]",
+               "tools": [{"type": "custom", "name": "apply_patch", "description": "Edit files; the patch is free text.",
+                          "format": {"type": "grammar", "syntax": "lark",
+                                     "definition": "start: begin_patch hunk+ end_patch"}},
+                         {"type": "function", "name": "exec_command", "description": "Run a command.",
+                          "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}},
+                                         "required": ["cmd"]}}],
+               "tool_choice": {"type": "custom", "name": "apply_patch"}}
+
 TOOL_SCENARIOS = (
     _tools("tools_call", "tool_choice auto: the model calls get_weather through StructuredOutput."),
     _tools("tools_parallel", "tool_choice auto: the model makes two calls in one answer."),
@@ -154,6 +167,9 @@ TOOL_SCENARIOS = (
              request={"model": "haiku", "messages": [{"role": "user", "content": [
                  {"type": "text", "text": "What is in this image? [stub:image]"},
                  {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]}]}),
+    Scenario("responses_custom_tool", "Responses API: a freeform (custom) tool with a grammar, as Codex offers "
+                                      "apply_patch, forced by tool_choice; the model calls it with its text as "
+                                      "the one argument.", upstream="tools_call", responses=CUSTOM_TOOL),
 )
 
 SCENARIOS = (

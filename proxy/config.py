@@ -51,6 +51,8 @@ class Settings:
     max_queue: int = 64
     queue_timeout: float = 60.0
     log_format: str = "text"
+    responses_db: str = ":memory:"  # from the environment: RESPONSES_DB, else under XDG_STATE_HOME
+    responses_retention_days: float = 30.0  # 0 keeps stored responses for ever
 
     @classmethod
     def from_env(cls, environ=None):
@@ -79,6 +81,9 @@ class Settings:
             max_queue=_number(env, "MAX_QUEUE", int, cls.max_queue, 0, 1000),
             queue_timeout=_number(env, "QUEUE_TIMEOUT", float, cls.queue_timeout, 0.1, 24 * 3600),
             log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS) or cls.log_format,
+            responses_db=env.get("RESPONSES_DB") or _state_path(env, "responses.sqlite3"),
+            responses_retention_days=_number(env, "RESPONSES_RETENTION_DAYS", float, cls.responses_retention_days,
+                                             0, 36500),
         )
         return settings
 
@@ -90,6 +95,13 @@ def _claude_path(value):
     # Resolved once so that each run does not search PATH; left as given when absent, so that
     # /health can report the CLI missing instead of the proxy refusing to start.
     return shutil.which(value) or value
+
+
+def _state_path(env, name):
+    """Return a file under $XDG_STATE_HOME (default ~/.local/state)/claude-cli-proxy/."""
+    home = env.get("HOME") or os.path.expanduser("~")
+    state = env.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
+    return os.path.join(state, "claude-cli-proxy", name)
 
 
 def _choice(env, name, choices):

@@ -6,7 +6,7 @@ import re
 
 from flask import Flask
 
-from . import api, auth, cli, errorhandlers, health, metrics, requestlog, versions
+from . import api, auth, cli, errorhandlers, health, metrics, requestlog, responses_store, versions
 from .config import Settings
 from .manager import Manager
 from .spec import Spec
@@ -23,6 +23,7 @@ def create_app(settings=None):
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["spec"] = spec = Spec()
+    app.extensions["responses_store"] = responses_store.open_store(settings)
     app.extensions["cli_version"] = cli.cli_version(settings)
     if app.extensions["cli_version"] is None:
         log.warning("The Claude CLI at CLAUDE_PATH=%r cannot be run; /health reports it.", settings.claude_path)

@@ -26,7 +26,8 @@ class Spec:
 
     def __init__(self, path=SPEC_PATH):
         with path.open(encoding="utf-8") as f:
-            self.document = yaml.safe_load(f)
+            # libyaml's loader, where PyYAML has it, reads the spec ten times faster.
+            self.document = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         self.registry = Registry().with_resource(ROOT, DRAFT202012.create_resource(self.document))
         self.operations = {
             op["operationId"]: (method, path)

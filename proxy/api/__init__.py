@@ -7,7 +7,7 @@ from typing import Callable
 
 from flask import request
 
-from . import anthropic, anthropic_messages, models, openai, openai_chat
+from . import anthropic, anthropic_messages, models, openai, openai_chat, openai_responses
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,13 +24,18 @@ class FrontDoor:
 OPENAI = FrontDoor("openai", {"createChatCompletion": openai_chat.create_chat_completion,
                               "listModels": models.list_models, "retrieveModel": models.retrieve_model},
                    openai.error_response, openai.bearer, openai.UNAUTHORIZED)
+RESPONSES = FrontDoor("openai-responses", {"createResponse": openai_responses.create_response,
+                                           "getResponse": openai_responses.get_response,
+                                           "deleteResponse": openai_responses.delete_response,
+                                           "listInputItems": openai_responses.list_input_items},
+                      openai.error_response, openai.bearer, openai.UNAUTHORIZED, paths=("/v1/responses",))
 ANTHROPIC = FrontDoor("anthropic", {"createMessage": anthropic_messages.create_message,
                                     "countMessageTokens": anthropic_messages.count_message_tokens,
                                     "listModels": models.list_anthropic_models,
                                     "retrieveModel": models.retrieve_anthropic_model},
                       anthropic.error_response, anthropic.presented_key, anthropic.UNAUTHORIZED,
                       paths=("/v1/messages",), header=anthropic.VERSION_HEADER)
-DOORS = (OPENAI, ANTHROPIC)
+DOORS = (OPENAI, RESPONSES, ANTHROPIC)
 SHARED = ("listModels", "retrieveModel")  # routes every door serves, each in its own shape
 BY_OPERATION = {operation_id: door for door in DOORS for operation_id in door.views if operation_id not in SHARED}
 

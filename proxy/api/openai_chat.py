@@ -5,7 +5,6 @@ here as a chat.completion object or as chat.completion.chunk events ending in `d
 """
 from __future__ import annotations
 
-import json
 import time
 import uuid
 
@@ -43,18 +42,14 @@ def new_id():
     return "chatcmpl-" + uuid.uuid4().hex
 
 
-def new_call_id():
-    return "call_" + uuid.uuid4().hex[:24]
-
-
 def finish_reason(answer):
     return FINISH_REASONS.get(answer.stop_reason, "stop")
 
 
 def tool_calls(answer):
     """Return the answer's function calls as OpenAI tool_calls, each with a new id."""
-    return [{"id": new_call_id(), "type": "function",
-             "function": {"name": call["name"], "arguments": json.dumps(call["arguments"], ensure_ascii=False)}}
+    return [{"id": openai.new_call_id(), "type": "function",
+             "function": {"name": call["name"], "arguments": openai.arguments_text(call)}}
             for call in answer.tool_calls]
 
 
@@ -66,13 +61,11 @@ def content(answer):
 
 def usage(answer):
     """Return OpenAI usage: prompt tokens count cache reads and writes, as the API bills them."""
-    counts = answer.counts()
-    cached = counts["cache_read_input_tokens"]
-    prompt = counts["input_tokens"] + counts["cache_creation_input_tokens"] + cached
-    completion_tokens = counts["output_tokens"]
-    return {"prompt_tokens": prompt, "completion_tokens": completion_tokens,
-            "total_tokens": prompt + completion_tokens, "prompt_tokens_details": {"cached_tokens": cached},
-            "completion_tokens_details": {"reasoning_tokens": counts["thinking_tokens"]}}
+    tokens = openai.token_counts(answer)
+    return {"prompt_tokens": tokens["input"], "completion_tokens": tokens["output"],
+            "total_tokens": tokens["input"] + tokens["output"],
+            "prompt_tokens_details": {"cached_tokens": tokens["cached"]},
+            "completion_tokens_details": {"reasoning_tokens": tokens["reasoning"]}}
 
 
 def completion(answer, completion_id, created, reasoning=False):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from .. import conversation, images, tools
+from .. import conversation, images
 from ..errors import InvalidRequest
 from . import openai
 
@@ -88,18 +88,11 @@ def blocks_of(content, index, remote_images, fetch_allowed):
 def plan(body):
     """Return the tools.Plan for the request's tools or response_format, or None for plain text."""
     functions = _functions(body)
-    choice = _choice(body, functions)
     response_format = body.get("response_format") or {"type": "text"}
-    if functions and response_format["type"] != "text" and choice != "none":
-        raise InvalidRequest("tools and a JSON response_format cannot be combined in one request; send one of "
-                             "them.", param="response_format")
-    if functions:
-        return tools.plan_tools(functions, choice, _allowed(body), body.get("parallel_tool_calls", True))
-    if response_format["type"] == "json_schema":
-        return tools.plan_json(response_format["json_schema"].get("schema"))
-    if response_format["type"] == "json_object":
-        return tools.plan_json()
-    return None
+    json_schema = {"json_schema": lambda: response_format["json_schema"].get("schema") or {},
+                   "json_object": dict, "text": lambda: None}[response_format["type"]]()
+    return openai.plan(functions, _choice(body, functions), _allowed(body), body.get("parallel_tool_calls", True),
+                       json_schema, "response_format")
 
 
 def _functions(body):
