@@ -15,13 +15,12 @@ import argparse
 import dataclasses
 import json
 import os
-import re
 import sys
 
-from harness import machine
+from harness import machine, twins
 from harness.install_cli import REPO
 from harness.record_scenarios import WARM_TWINS
-from harness.signature import PATH, load, signature
+from harness.signature import load, signature
 
 # What the proxy reads from the CLI's stream-json (proxy/answer.py, proxy/failures.py), as
 # (event kind, key path); a None path means the event itself. Losing one of these, or one of
@@ -86,9 +85,6 @@ BREAKS = {
 # must be sent the same either way: {warm: cold twin}; compare() checks every pair in the new
 # version's recordings (compare_twins).
 TWINS = {f"{name}_warm": name for name in WARM_TWINS}
-# What may differ between a warm run's upstream requests and its cold twin's, besides paths.
-SESSION_HEADER = "x-claude-code-session-id"
-SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # in user_id, after "session_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,53 +118,19 @@ def compare_twins(warm_name, warm, cold_name, cold):
     Compared whole, values and all, but for what is another run's own: the session id (in the
     x-claude-code-session-id header and in metadata.user_id) and absolute paths (the working directory).
     """
-    before, after = upstream_requests(cold), upstream_requests(warm)
+    before, after = twins.upstream_requests(cold), twins.upstream_requests(warm)
     if len(before) != len(after):
         return [_change(warm_name, "warm request differs",
                         f"{len(after)} upstream requests where the cold twin {cold_name} made {len(before)}")]
     out = []
     for number, (a, b) in enumerate(zip(before, after), 1):
-        where = _first_difference(a, b)
+        where = twins.first_difference(a, b)
         if where is not None:
             path, x, y = where
             out.append(_change(warm_name, "warm request differs",
                                f"request {number}: {path or '(whole)'}: {_show(x)} -> {_show(y)} "
                                f"(cold twin: {cold_name})"))
     return out
-
-
-def upstream_requests(recording):
-    """Return a recording's upstream requests without what belongs to the one run (see compare_twins)."""
-    def blank(value, key=""):
-        if isinstance(value, dict):
-            return {k: blank(v, k) for k, v in value.items() if k.lower() != SESSION_HEADER}
-        if isinstance(value, list):
-            return [blank(v) for v in value]
-        if isinstance(value, str):
-            value = SESSION_ID.sub("<session>", value) if key == "user_id" else value
-            return PATH.sub("<path>", value)
-        return value
-    return [blank(r) for r in recording["upstream_requests"]]
-
-
-def _first_difference(a, b, path=""):
-    """Return (key path, a's value, b's value) where two JSON values first differ, or None."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            where = f"{path}.{key}" if path else key
-            if key not in a or key not in b:
-                return where, a.get(key, "(absent)"), b.get(key, "(absent)")
-            found = _first_difference(a[key], b[key], where)
-            if found:
-                return found
-        return None
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b)):
-            found = _first_difference(x, y, f"{path}[{i}]")
-            if found:
-                return found
-        return None
-    return None if a == b else (path, a, b)
 
 
 def compare_scenario(name, a, b):

@@ -13,9 +13,10 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from harness.stub_model import SCENARIOS, Reply, structured_schema
+from proxy import loopback
 
 _ids = itertools.count(1)
 MARKER = re.compile(r"\[stub:([a-z_]+)\]")
@@ -63,7 +64,7 @@ def api_rule_violation(body):
     return None
 
 
-class StubUpstream:
+class StubUpstream(loopback.Server):
     """Serve the stub on 127.0.0.1; use as a context manager."""
 
     def __init__(self, port=0):
@@ -71,11 +72,7 @@ class StubUpstream:
         self._queue = []
         self._lock = threading.Lock()
         self.closed = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self.server.daemon_threads = True
-        self.server.stub = self
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(port)
 
     def expect(self, *replies):
         """Queue replies for the next requests, in order, before markers are looked at."""
@@ -94,14 +91,9 @@ class StubUpstream:
         reply = SCENARIOS.get(markers[-1], Reply()) if markers else Reply()
         return reply(body) if callable(reply) else reply
 
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
     def __exit__(self, *exc):
         self.closed.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().__exit__(*exc)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -111,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self):
-        stub = self.server.stub
+        stub = self.server.owner
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length)
         try:
@@ -230,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Hold the request open until the client leaves or the stub closes."""
         self.close_connection = True
         self.connection.settimeout(0.2)
-        while not self.server.stub.closed.is_set():
+        while not self.server.owner.closed.is_set():
             try:
                 if self.connection.recv(1) == b"":
                     return
@@ -278,6 +270,9 @@ def _split(text, chunks):
     words = re.findall(r"\S+\s*", text) or [text]
     size = max(1, -(-len(words) // max(1, chunks)))
     return ["".join(words[i:i + size]) for i in range(0, len(words), size)]
+
+
+StubUpstream.handler = _Handler
 
 
 if __name__ == "__main__":

@@ -22,15 +22,20 @@ EVENTS = (
 )
 
 
-class Upstream:
-    """Serve on 127.0.0.1 while used as a context manager; `bodies` holds what was received."""
+class Server:
+    """An HTTP server on 127.0.0.1 (port 0: any free one) while used as a context manager.
 
-    def __init__(self):
-        self.bodies = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    Its handler finds this object as `self.server.owner`.
+    """
+
+    handler = None  # the BaseHTTPRequestHandler class
+
+    def __init__(self, port=0):
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self.handler)
         self.server.daemon_threads = True
-        self.server.upstream = self
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server.owner = self
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self):
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -39,6 +44,14 @@ class Upstream:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+class Upstream(Server):
+    """The loopback Messages API; `bodies` holds what it received."""
+
+    def __init__(self):
+        self.bodies = []
+        super().__init__()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -55,7 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         try:
-            self.server.upstream.bodies.append(json.loads(raw))
+            self.server.owner.bodies.append(json.loads(raw))
         except ValueError:
             pass
         data = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in EVENTS).encode()
@@ -64,3 +77,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+Upstream.handler = _Handler

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from contract_tests.support import Server, descendants
+from tests.test_cli import alive
 from harness.record_scenarios import BOB, CITY, PNG, WEATHER
 from proxy import cli, seeds, tools
 from proxy.command import CliInput, environment
@@ -152,11 +153,3 @@ def test_no_spare_outlives_the_server(warm_server):
     while any(alive(pid) for pid in started) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in started if alive(pid)]
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
