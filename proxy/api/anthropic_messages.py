@@ -12,7 +12,7 @@ import uuid
 
 from flask import current_app, request
 
-from .. import driver, errors
+from .. import conversation, driver, errors, images
 from ..answer import Answer
 from ..http import cost_header, json_response, read_body, sse_event, sse_response
 from . import anthropic, anthropic_messages_input
@@ -28,10 +28,11 @@ NO_COUNT = ("Token counting is not available through this proxy: the Claude CLI 
 def create_message():
     settings = current_app.config["SETTINGS"]
     body = read_body("createMessage")
-    cli_input, plan = anthropic_messages_input.to_cli_input(body, settings)
-    answer = Answer(cli_input.model, body.get("stop_sequences"), plan)
+    ask = images.resolve(anthropic_messages_input.to_ask(body, settings), settings)
+    cli_input = conversation.to_cli_input(ask, settings)
+    answer = Answer(cli_input.model, body.get("stop_sequences"), ask.plan)
     run = driver.Run(current_app.extensions["manager"], settings, cli_input, answer,
-                     driver.client_watch(request.environ))
+                     driver.client_watch(request.environ), follow_up=conversation.follow_up(ask, settings))
     thinking = shows_thinking(body.get("thinking"))
     if body.get("stream"):
         encoder = MessageStream(answer, thinking, anthropic.request_id())
