@@ -25,7 +25,7 @@ sys.path.insert(0, ROOT)
 
 from harness.install_cli import ensure_cli  # noqa: E402
 from harness.stub_upstream import Reply, StubUpstream, _Handler  # noqa: E402
-from proxy import cli  # noqa: E402
+from proxy import command, seeds  # noqa: E402
 from proxy.api.openai_chat_input import to_cli_input  # noqa: E402
 from served import Proxy, free_port, gunicorn  # noqa: E402  (bench/served.py)
 from stats import median, median_ci, paired_table, pct, table  # noqa: E402  (bench/stats.py)
@@ -69,10 +69,11 @@ class Direct:
     def __init__(self, settings, body):
         self.settings = settings
         self.cli_input, _ = to_cli_input(body, settings)
+        self.seeds = seeds.capture(settings)  # as the server does at start-up
 
     def run(self):
         """Return (spawn time, exit time, [(arrival time, stdout line)]) of one run."""
-        workdir, cwd, argv, env = cli.prepare(self.settings, self.cli_input, "bench-direct-")
+        workdir, cwd, argv, env = command.prepare(self.settings, self.cli_input, self.seeds, "bench-direct-")
         try:
             return self._spawn(argv, env, cwd)
         finally:
@@ -86,7 +87,7 @@ class Direct:
         try:
             drain = threading.Thread(target=proc.stderr.read, daemon=True)
             drain.start()
-            proc.stdin.write(self.cli_input.prompt.encode("utf-8"))
+            proc.stdin.write(command.stdin_bytes(self.cli_input))
             proc.stdin.close()
             for line in proc.stdout:
                 lines.append((time.monotonic(), line))
@@ -224,7 +225,9 @@ def main(argv=None):
             # Set here, so that build_command (direct) and the server (proxy) inherit the same values.
             os.environ.update(ANTHROPIC_BASE_URL=stub.url, ANTHROPIC_API_KEY="sk-test", HOME=home)
             port = free_port()
-            server_env = dict(os.environ, CLAUDE_PATH=claude, PORT=str(port), HOST="127.0.0.1")
+            # Cold against cold: no spares here (bench/warm.py measures them).
+            server_env = dict(os.environ, CLAUDE_PATH=claude, PORT=str(port), HOST="127.0.0.1", WARM_SPARES="0",
+                              WARM_CONVERSATIONS="0")
             settings = Settings.from_env(server_env)  # what the server will read
             body = {"model": settings.model, "messages": [{"role": "user", "content": PROMPT}]}
             direct = Direct(settings, body)

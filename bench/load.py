@@ -4,7 +4,7 @@ Usage: python bench/load.py [--levels 1,4,16,64] [--requests N] [--burst-stream 
                             [--sdk-clients 100] [--max-concurrency N]
 
 Both sides run the real CLI (the pinned version) against a StubUpstream served from this process.
-"Direct" runs the argv, environment and files cli.prepare gives, N at once, each client starting its
+"Direct" runs the argv, environment, files and stdin proxy.command gives, N at once, each client starting its
 next run when its last has exited. "Server" sends the same request to `gunicorn proxy:app` from N
 clients at once, plain and streamed; a client refused with 503 waits Retry-After and asks again.
 For each it prints throughput (answers per second from the first request to the last answer),
@@ -37,7 +37,7 @@ sys.path.insert(0, ROOT)
 
 from harness.install_cli import ensure_cli  # noqa: E402
 from harness.stub_upstream import StubUpstream  # noqa: E402
-from proxy import cli  # noqa: E402
+from proxy import command, seeds  # noqa: E402
 from proxy.api.openai_chat_input import to_cli_input  # noqa: E402
 from proxy.config import Settings, cores  # noqa: E402
 from served import free_port, gunicorn  # noqa: E402  (bench/served.py)
@@ -145,18 +145,19 @@ class Direct:
 
     def __init__(self, settings, body):
         self.settings, (self.cli_input, _) = settings, to_cli_input(body, settings)
+        self.seeds = seeds.capture(settings)  # as the server does at start-up
         self.live = set()
         self.lock = threading.Lock()
 
     def one(self):
-        workdir, cwd, argv, env = cli.prepare(self.settings, self.cli_input, "bench-load-")
+        workdir, cwd, argv, env = command.prepare(self.settings, self.cli_input, self.seeds, "bench-load-")
         result = Result(time.monotonic())
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                     cwd=cwd, env=env, start_new_session=True)
             with self.lock:
                 self.live.add(proc.pid)
-            proc.stdin.write(self.cli_input.prompt.encode())
+            proc.stdin.write(command.stdin_bytes(self.cli_input))
             proc.stdin.close()
             for line in proc.stdout:
                 if result.first is None and b'"text_delta"' in line:

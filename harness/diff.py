@@ -24,7 +24,9 @@ from harness.signature import load, signature
 
 # What the proxy reads from the CLI's stream-json (proxy/answer.py, proxy/failures.py), as
 # (event kind, key path); a None path means the event itself. Losing one of these, or one of
-# them taking a type it never had, breaks the proxy.
+# them taking a type it never had, breaks the proxy. (result.api_error_type is read too, but only as
+# a second sign beside api_error_status: a run it would classify differently is a "classification"
+# change, which always breaks; 2.1.323 and older do not send it.)
 RELIED = (
     ("system/init", "model"),
     ("stream_event/message_start", None),
@@ -54,7 +56,6 @@ RELIED = (
     ("result", "result"),
     ("result", "errors"),
     ("result", "api_error_status"),
-    ("result", "api_error_type"),
     ("result", "terminal_reason"),
     ("result", "total_cost_usd"),
     ("result", "structured_output"),
