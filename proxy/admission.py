@@ -66,11 +66,13 @@ class Admission:
         with self._lock:
             return self.draining or (self.running >= self.limit and len(self._queue) >= self._room())
 
-    def enter(self, deadline, client_gone=None):
+    def enter(self, deadline, client_gone=None, waiting=None):
         """Return a Ticket holding a slot, once one is free; wait in the queue until then.
 
-        Raises AtCapacity (the queue is full, or the wait there would be or was too long), Draining,
-        or ClientGone (the client left while queued: no CLI is started for it).
+        waiting(), if given, is called while the request waits (at once, then every TICK), outside
+        any lock: the manager gives back a slot an idle spare holds. Raises AtCapacity (the queue is
+        full, or the wait there would be or was too long), Draining, or ClientGone (the client left
+        while queued: no CLI is started for it).
         """
         with self._lock:
             now = self.clock()
@@ -84,7 +86,8 @@ class Admission:
             if len(self._queue) >= self._room():
                 raise self._full(now)
             self._queue.append(ticket)
-        return self._wait(ticket, min(deadline, ticket.asked + self.queue_timeout), client_gone or (lambda: False))
+        return self._wait(ticket, min(deadline, ticket.asked + self.queue_timeout), client_gone or (lambda: False),
+                          waiting or (lambda: None))
 
     def try_enter(self):
         """Return a Ticket if a slot is free and nobody waits for one, else None (never waits)."""
@@ -106,8 +109,10 @@ class Admission:
         with self._lock:
             return self.running >= self.limit
 
-    def _wait(self, ticket, until, client_gone):
+    def _wait(self, ticket, until, client_gone, waiting):
+        waiting()
         while not ticket.ready.wait(max(0.0, min(TICK, until - self.clock()))):
+            waiting()
             gone = client_gone()
             if gone or self.clock() >= until:
                 with self._lock:

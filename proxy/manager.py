@@ -52,7 +52,8 @@ class Manager:
         if self.admission.saturated:
             self.spares.give_back()  # an idle spare's slot goes to the request
         try:
-            ticket = self.admission.enter(deadline, client_gone)
+            # While it waits, spares started meanwhile give their slots back too.
+            ticket = self.admission.enter(deadline, client_gone, waiting=self.spares.give_back)
         except ProxyError as error:
             _note(record, queue_wait=time.monotonic() - asked,
                   admission="client_gone" if isinstance(error, ClientGone) else getattr(error, "reason", "refused"))

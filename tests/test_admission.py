@@ -171,3 +171,22 @@ def test_drain_refuses_new_and_queued_requests_and_lets_running_ones_finish():
     assert admission.full and not admission.wait_idle(0)
     admission.leave(running)
     assert admission.wait_idle(0)
+
+
+def test_a_waiting_request_is_handed_the_slot_an_idle_spare_gives_back():
+    # A spare started while the request was being admitted holds the last slot: the request, queued,
+    # asks for it back while it waits, and is not left waiting for a run that will never end.
+    admission = Admission(limit=1, queue_size=1, queue_timeout=3600)
+    spare = admission.try_enter()
+    asked = []
+
+    def give_back():
+        asked.append(True)
+        if spare.admitted is not None and len(asked) == 2:  # not at once: while already queued
+            admission.leave(spare, timed=False)
+
+    outcome = []
+    threading.Thread(target=lambda: outcome.append(admission.enter(FAR, waiting=give_back)), daemon=True).start()
+    wait_until(lambda: outcome)
+    assert admission.figures() == {"limit": 1, "queue_size": 1, "running": 1, "queued": 0}
+    assert admission.run_time is None  # the spare's idle time says nothing of how long runs take
