@@ -213,15 +213,17 @@ def main(argv=None):
 
 def measure(label, workload, sides, servers, rounds):
     results = {name: [] for name in sides}
-    cpu = {name: 0.0 for name in sides}
-    hits = sides["proxy warm"].health()["warm"]
+
+    def cpu_now():  # each side's CPU so far: the servers' process trees (spares included), direct's CLIs
+        return {name: cpu_of_tree(servers[name].pid) if name in servers else _children_cpu() for name in sides}
+
+    hits, before = sides["proxy warm"].health()["warm"], cpu_now()
     for _ in range(rounds):
         for name, side in sides.items():
-            before = cpu_of_tree(servers[name].pid) if name in servers else _children_cpu()
             results[name].append(workload(side))
-            cpu[name] += (cpu_of_tree(servers[name].pid) if name in servers else _children_cpu()) - before
             time.sleep(QUIET)
-    after = sides["proxy warm"].health()["warm"]
+    time.sleep(2)  # the spares started after the last request finish starting: their CPU counts
+    after, cpu = sides["proxy warm"].health()["warm"], {n: v - before[n] for n, v in cpu_now().items()}
     requests = rounds * len(results["direct"][0])
     print(f"\n{label} ({rounds} rounds; warm hits {after['hits'] - hits['hits']}, misses "
           f"{after['misses'] - hits['misses']} of {requests} requests)")
@@ -238,7 +240,7 @@ def measure(label, workload, sides, servers, rounds):
                   f"{median(total):10.0f} {pct(total, 90) if len(total) > 1 else total[0]:7.0f} "
                   f"{median(ttft) / base[0]:11.2f} {median(total) / base[1]:12.2f}")
     print("   CPU seconds per request: " + ", ".join(f"{name} {cpu[name] / requests:.2f}" for name in sides)
-          + " (proxy: the server's process tree, spares included)")
+          + " (over the whole workload; proxy: the server's process tree, spares and the server itself included)")
 
 
 def _children_cpu():

@@ -162,8 +162,9 @@ class Spares:
                 if job is None and not stale:
                     self.lock.wait(timeout=1.0)
             self._reap(stale)
-            if job is not None:
-                self._spawn(*job)
+            if job is not None and not self._spawn(*job):
+                with self.lock:  # no free slot: wait for one (a request's end, or a spare's) rather than spin
+                    self.lock.wait(timeout=1.0)
 
     def _next_job(self):
         """Return (model, history, max_turns, conversation) of the spare to start next, or None."""
@@ -182,10 +183,14 @@ class Spares:
         return None
 
     def _spawn(self, model, history, max_turns, conversation):
+        """Start a spare; return False when no slot was free for it."""
         spawned = CliInput(model=model, message=(), history=tuple(history), max_turns=max_turns)
         ticket = self.acquire()
         if ticket is None:  # every slot is taken: a spare would be one CLI too many
-            return
+            if conversation:
+                with self.lock:  # still wanted once a slot frees
+                    self.wanted.insert(0, (key_of(model, history, max_turns), history))
+            return False
         try:
             run = cli.CliRun(self.settings, spawned, self.seeds, start_input=False)
         except Exception as exc:  # a missing CLI: requests report it; the pool stops trying
@@ -194,7 +199,7 @@ class Spares:
             self.enabled = False
             with self.lock:
                 self.stopped = True
-            return
+            return False
         self.started(run)
         spare = Spare(run, key_of(model, history, max_turns), conversation, ticket)
         drop = []
@@ -207,3 +212,4 @@ class Spares:
                 drop += conversations[:-self.conversations] if self.conversations else conversations
                 self.idle = [s for s in self.idle if s not in drop]
         self._reap(drop)
+        return True

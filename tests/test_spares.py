@@ -85,3 +85,20 @@ def test_conversation_spares_are_bounded_and_dropped_first_when_busy(pool):
     assert [json.loads(k[2])[0][1][0]["text"] for k, _ in pool.wanted] == ["1", "2"]
     pool.give_back()
     assert pool.wanted == []
+
+
+def test_with_no_slot_free_the_pool_waits_rather_than_spins(settings):
+    # Every slot held (by requests, or by other spares): asking for one again at once would burn a core.
+    asked = []
+    pool = Spares(settings.replace(warm_spares=1, warm_conversations=0), None, busy=lambda: False,
+                  acquire=lambda: asked.append(time.monotonic()))
+    pool.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not asked:
+            assert time.monotonic() < deadline, "the pool never asked for a slot"
+            time.sleep(0.01)
+        time.sleep(0.5)  # a spinning pool asks thousands of times in this while
+    finally:
+        pool.shutdown()
+    assert len(asked) <= 2 and pool.idle == []
