@@ -76,6 +76,8 @@ class Run:
             self.error = error
             raise
         self.settled = True
+        if self.follow_up:  # noted now, before the client can send it; a spare is started once this run ends
+            self.manager.expect(self.process, self.follow_up(self.answer))
         return settled
 
     @property
@@ -94,9 +96,7 @@ class Run:
         if not self.closed:
             self.closed = True
             self.record.cli = self.outcome
-            follow_up = self.follow_up(self.answer) if self.settled and self.follow_up else None
-            self.manager.release(self.process, grace=EXIT_GRACE if self.answer.succeeded else 0,
-                                 next_history=follow_up)
+            self.manager.release(self.process, grace=EXIT_GRACE if self.answer.succeeded else 0)
 
 
 def whole(run):

@@ -5,8 +5,8 @@ already holds a slot of admission.py, which passes to the request. Otherwise it 
 limit, the queue, refusals), first giving back an idle spare's slot if every slot is taken, and
 starts a CLI for the request. Every CLI, a spare's too, is registered with this process's watchdog
 (reaper.py) so that it cannot outlive the worker, and its transcript is headed by the environment
-records captured when the manager was made (seeds.py). release() reaps it, gives its slot back,
-and notes what the conversation's next request will resume.
+records captured when the manager was made (seeds.py). release() reaps it and gives its slot back;
+expect() notes what the conversation's next request will resume.
 """
 from __future__ import annotations
 
@@ -68,12 +68,8 @@ class Manager:
         reaper.watch(run.group)
         return self._hold(run, ticket)
 
-    def release(self, run, grace=0.0, next_history=None):
-        """Reap a run and free its slot: grace gives a CLI that printed its result that long to exit on its own.
-
-        next_history, when the answer was given, is the history the conversation's next request
-        will resume: a spare may be started for it.
-        """
+    def release(self, run, grace=0.0):
+        """Reap a run and free its slot: grace gives a CLI that printed its result that long to exit on its own."""
         try:
             run.close(grace=grace)
         finally:
@@ -82,9 +78,13 @@ class Manager:
                 ticket = self.held.pop(run, None)
             if ticket is not None:
                 self.admission.leave(ticket)
+        self.spares.wake()
+
+    def expect(self, run, next_history):
+        """Note the history a run's conversation's next request will resume (None: nothing to send back);
+        a spare may be started for it once the machine is idle."""
         if next_history is not None:
             self.spares.expect(run.spawned.model, next_history, run.spawned.max_turns)
-        self.spares.wake()
 
     def drain(self, seconds):
         """Refuse new runs, let running ones end (each by its deadline) for up to seconds, then kill the rest."""

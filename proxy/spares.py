@@ -10,7 +10,8 @@ request is the one a cold run would send. Two kinds:
 - generic spares, with no history: any single-turn request can take one (WARM_SPARES of them);
 - conversation spares: when a request is answered, its conversation's next request is known up
   to its new user turn, so a spare is started resumed at that transcript (WARM_CONVERSATIONS at
-  most, the oldest dropped first).
+  most, the oldest dropped first), while most of the recent predictions were followed by their
+  request (so that clients of one-off requests cost no extra starts: a start is moved, not added).
 
 Spares are started only while no request runs (a start costs a core for most of a second, which a
 running request would feel), are dropped when older than WARM_MAX_AGE or dead, and at start-up a
@@ -18,6 +19,7 @@ canary (canary.py) turns the pool off if this CLI's warm and cold requests diffe
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import logging
@@ -29,6 +31,8 @@ from .command import CliInput, stdin_lines
 
 log = logging.getLogger("proxy")
 BIND_TIMEOUT = 10.0  # seconds a spare has to answer its control requests before the request runs cold
+FOLLOW_UPS = 20  # recent predictions whose outcome decides whether conversation spares are started
+PENDING = 32  # predictions awaited at once; an older one is counted as not followed
 
 
 @dataclasses.dataclass
@@ -64,6 +68,10 @@ class Spares:
         self.wanted = []  # conversation keys to start spares for, newest last
         self.generic = (settings.model, 1)  # model and turns of generic spares: the last single-turn request's
         self.hits = self.misses = 0
+        # Predicted next requests (key -> when), and whether recent ones came: a conversation spare is
+        # started only while most predictions are followed, so one-off requests waste no starts.
+        self.predicted = collections.OrderedDict()
+        self.followed = collections.deque(maxlen=FOLLOW_UPS)
         self.lock = threading.Condition()
         self.stopped = False
         self.thread = None
@@ -80,6 +88,8 @@ class Spares:
             return None
         key = key_of(cli_input.model, cli_input.history, cli_input.max_turns)
         with self.lock:
+            if self.predicted.pop(key, None) is not None:
+                self.followed.append(True)
             if not cli_input.history:
                 self.generic = (cli_input.model, cli_input.max_turns)
             spare = next((s for s in self.idle if s.key == key and self._fresh(s)), None)
@@ -103,14 +113,25 @@ class Spares:
         return spare.run, spare.ticket
 
     def expect(self, model, history, max_turns):
-        """Note that the conversation's next request will resume history: start a spare for it when idle."""
+        """Note that the conversation's next request will resume history: start a spare for it when idle,
+        if recent predictions were mostly followed."""
         if not self.enabled or self.conversations <= 0 or history is None:
             return
         key = key_of(model, history, max_turns)
         with self.lock:
-            self.wanted = [k for k in self.wanted if k[0] != key] + [(key, history)]
-            del self.wanted[:-self.conversations]
-            self.lock.notify()
+            self._forget(time.monotonic())
+            self.predicted[key] = time.monotonic()
+            if self.followed and sum(self.followed) * 2 >= len(self.followed):
+                self.wanted = [k for k in self.wanted if k[0] != key] + [(key, history)]
+                del self.wanted[:-self.conversations]
+                self.lock.notify()
+
+    def _forget(self, now):
+        """Count predictions not followed within WARM_MAX_AGE (or past the last PENDING) as not followed."""
+        while self.predicted and (len(self.predicted) > PENDING
+                                  or now - next(iter(self.predicted.values())) > self.max_age):
+            self.predicted.popitem(last=False)
+            self.followed.append(False)
 
     def give_back(self):
         """Reap one idle spare, a conversation's first, so that its slot goes to a request."""

@@ -79,7 +79,19 @@ def test_a_spare_that_refuses_its_control_requests_is_reaped_and_the_request_run
     assert "is not a recognized model id" in caplog.text
 
 
+def test_conversation_spares_are_started_only_while_predictions_are_followed(fp, settings, pool):
+    history = (("user", ({"type": "text", "text": "Hi"},)), ("assistant", ({"type": "text", "text": "Hello"},)))
+    pool.expect("haiku", history, 1)
+    assert pool.wanted == []  # nothing followed yet: one-off requests would waste every start
+    follow_up = CliInput(model="haiku", message=({"type": "text", "text": "And?"},), history=history)
+    assert pool.take(settings, follow_up) is None  # it came, cold: predictions are followed
+    pool.expect("haiku", history + (("user", ({"type": "text", "text": "And?"},)),
+                                    ("assistant", ({"type": "text", "text": "So."},))), 1)
+    assert len(pool.wanted) == 1
+
+
 def test_conversation_spares_are_bounded_and_dropped_first_when_busy(pool):
+    pool.followed.append(True)
     for n in range(3):
         pool.expect("haiku", (("user", ({"type": "text", "text": f"{n}"},)),), 1)
     assert [json.loads(k[2])[0][1][0]["text"] for k, _ in pool.wanted] == ["1", "2"]

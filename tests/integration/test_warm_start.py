@@ -123,24 +123,29 @@ def test_single_turn_requests_and_a_conversation_are_served_by_spares(warm_serve
     messages = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi, I'm Bob."}]
     first = chat(warm_server, messages)
     assert warm(warm_server)["hits"] == 1
-    wait_for_spares(warm_server, 2)  # a new generic spare, and one for this conversation's next request
+    # The second step runs cold: that a conversation's next request comes is learnt from this one.
     messages += [{"role": "assistant", "content": first["content"]}, {"role": "user", "content": "My name?"}]
+    second = chat(warm_server, messages)
+    assert warm(warm_server)["misses"] == 1
+    wait_for_spares(warm_server, 2)  # a generic spare, and one for this conversation's next request
+    messages += [{"role": "assistant", "content": second["content"]}, {"role": "user", "content": "And again?"}]
     chat(warm_server, messages)
-    assert warm(warm_server)["hits"] == 2
+    assert warm(warm_server)["hits"] == 2 and warm(warm_server)["misses"] == 1
     assert [m["role"] for m in upstream.posts[-1]["body"]["messages"] if m["role"] != "system"] == [
-        "user", "assistant", "user"]
+        "user", "assistant", "user", "assistant", "user"]
 
 
 def test_an_agent_loop_is_served_by_spares(warm_server):
     wait_for_spares(warm_server, 1)
     messages = [{"role": "user", "content": "Weather in Paris? [stub:tools_call]"}]
-    first = chat(warm_server, messages, tools=[WEATHER])
-    [call] = first["tool_calls"]
-    wait_for_spares(warm_server, 2)
-    messages += [first, {"role": "tool", "tool_call_id": call["id"], "content": "18C, sunny"}]
-    second = chat(warm_server, messages, tools=[WEATHER])
-    assert second["tool_calls"][0]["function"]["name"] == "get_weather"  # the stub calls again: the next step
-    assert warm(warm_server)["hits"] == 2 and warm(warm_server)["misses"] == 0
+    for step in range(3):
+        reply = chat(warm_server, messages, tools=[WEATHER])
+        [call] = reply["tool_calls"]  # the stub calls again: the loop's next step
+        messages += [reply, {"role": "tool", "tool_call_id": call["id"], "content": "18C, sunny"}]
+        if step:
+            wait_for_spares(warm_server, 2)
+    # the first step takes the generic spare; the second, cold, shows that the loop goes on
+    assert (warm(warm_server)["hits"], warm(warm_server)["misses"]) == (2, 1)
 
 
 def test_no_spare_outlives_the_server(warm_server):
