@@ -5,7 +5,7 @@ import dataclasses
 import os
 import shutil
 
-# A spare holds about 100 MiB and starting one costs most of a second of a core: one per two cores.
+# A spare holds about 120 MiB and starting one costs most of a second of a core: one per two cores.
 DEFAULT_SPARES = max(1, (os.cpu_count() or 2) // 2)
 
 EFFORTS = ("low", "medium", "high", "xhigh", "max")

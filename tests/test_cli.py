@@ -136,6 +136,7 @@ def test_environment_is_built_from_an_allow_list(settings, spawned, monkeypatch)
     assert env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] == "77"
     assert env["CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK"] == "1"
     assert env["CLAUDE_CODE_DISABLE_CLAUDE_MDS"] == "1"
+    assert env["BUN_GC_TIMER_DISABLE"] == "1"  # what a spare's waiting costs in CPU (proxy/command.py)
 
 
 def test_events_are_the_json_lines_the_cli_prints(settings, fp):
