@@ -241,6 +241,12 @@ def measure(label, workload, sides, servers, rounds):
                   f"{median(ttft) / base[0]:11.2f} {median(total) / base[1]:12.2f}")
     print("   CPU seconds per request: " + ", ".join(f"{name} {cpu[name] / requests:.2f}" for name in sides)
           + " (over the whole workload; proxy: the server's process tree, spares and the server itself included)")
+    started, unused = (after[k] - hits[k] for k in ("started", "unused"))
+    starts = {name: requests for name in sides}
+    starts["proxy warm"] = started + after["misses"] - hits["misses"]  # spares, and the requests run cold
+    print(f"   CLIs started: {starts['proxy warm']} warm for {requests} requests ({started} spares, {unused} of them "
+          f"reaped unused); CPU seconds per CLI started: "
+          + ", ".join(f"{name} {cpu[name] / starts[name]:.2f}" for name in sides))
 
 
 def _children_cpu():

@@ -157,7 +157,8 @@ def test_health(server):
     assert body == {"status": "ok", "model": "haiku", "effort": None, "cli_version": VERSION,
                     "cli_path": server.claude, "host_hidden": True,
                     "concurrency": {"limit": 4, "queue_size": 64, "running": 0, "queued": 0},
-                    "warm": {"enabled": False, "idle": 0, "hits": 0, "misses": 0}}
+                    "warm": {"enabled": False, "idle": 0, "hits": 0, "misses": 0,
+                             "started": 0, "unused": 0}}
 
 
 # --- streams ---------------------------------------------------------------------------------------

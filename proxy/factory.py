@@ -29,7 +29,7 @@ def create_app(settings=None):
         log.warning("The Claude CLI at CLAUDE_PATH=%r cannot be run; /health reports it.", settings.claude_path)
     versions.check(app.extensions["cli_version"])
     app.extensions["manager"] = manager = Manager(settings)
-    app.extensions["metrics"] = metrics.Metrics(manager.admission)
+    app.extensions["metrics"] = metrics.Metrics(manager.admission, manager.spares)
     requestlog.configure(settings)
     for operation_id, (method, path) in spec.operations.items():
         rule = re.sub(r"\{(\w+)\}", r"<\1>", path)

@@ -3,12 +3,14 @@
 One registry per app, so that apps built side by side (tests) count apart. The server runs one
 gunicorn worker (proxy/gunicorn_conf.py says why), so the process's counts are the server's: no
 multiprocess mode is needed. Requests are counted when their response ends (requestlog.finish);
-the running and queued gauges are read from the admission at each scrape.
+the running and queued gauges are read from the admission, the spares' figures from the pool, at
+each scrape.
 """
 from __future__ import annotations
 
 from flask import current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 NAMESPACE = "claude_proxy"
 # From a refusal in a millisecond to a long answer near the default CLAUDE_TIMEOUT.
@@ -18,7 +20,7 @@ LATENCY_BUCKETS = (0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 30
 class Metrics:
     """The proxy's metrics, in a registry of their own."""
 
-    def __init__(self, admission):
+    def __init__(self, admission, spares):
         self.registry = registry = CollectorRegistry()
         kw = {"namespace": NAMESPACE, "registry": registry}
         self.requests = Counter("requests", "HTTP requests answered, by route and status.", ["route", "status"], **kw)
@@ -39,6 +41,7 @@ class Metrics:
         Gauge("cli_runs_queued", "Requests waiting for a CLI slot now.", **kw).set_function(lambda: admission.queued)
         Gauge("cli_runs_limit", "The most CLI runs at once (MAX_CONCURRENCY).", **kw).set(admission.limit)
         Gauge("queue_size", "The most requests waiting (MAX_QUEUE).", **kw).set(admission.queue_size)
+        registry.register(SpareFigures(spares))
 
     def count(self, record, fields):
         """Count one finished request from its record and its log line's fields."""
@@ -56,6 +59,23 @@ class Metrics:
             self.tokens.labels("out").inc(fields["tokens_out"] or 0)
             if fields["cost_usd"]:
                 self.cost.inc(fields["cost_usd"])
+
+
+class SpareFigures:
+    """The warm pool's figures (Spares.stats), read at each scrape."""
+
+    COUNTS = {"hits": "Requests served by a spare.", "misses": "Requests that found no spare and ran cold.",
+              "started": "Spares started.", "unused": "Spares reaped without serving a request."}
+
+    def __init__(self, spares):
+        self.spares = spares
+
+    def collect(self):
+        figures = self.spares.stats()
+        yield GaugeMetricFamily(f"{NAMESPACE}_spares_idle", "Spares started and waiting for a request.",
+                                value=figures["idle"])
+        for name, text in self.COUNTS.items():
+            yield CounterMetricFamily(f"{NAMESPACE}_spare_{name}", text, value=figures[name])
 
 
 def metrics():

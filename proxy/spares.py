@@ -68,6 +68,7 @@ class Spares:
         self.wanted = []  # conversation keys to start spares for, newest last
         self.generic = (settings.model, 1)  # model and turns of generic spares: the last single-turn request's
         self.hits = self.misses = 0
+        self.starts = self.unused = 0  # spares started; reaped without serving a request
         # Predicted next requests (key -> when), and whether recent ones came: a conversation spare is
         # started only while most predictions are followed, so one-off requests waste no starts.
         self.predicted = collections.OrderedDict()
@@ -148,7 +149,8 @@ class Spares:
 
     def stats(self):
         with self.lock:
-            return {"idle": len(self.idle), "hits": self.hits, "misses": self.misses, "enabled": self.enabled}
+            return {"idle": len(self.idle), "hits": self.hits, "misses": self.misses, "started": self.starts,
+                    "unused": self.unused, "enabled": self.enabled}
 
     def shutdown(self):
         """Reap every spare; no spare outlives this."""
@@ -159,6 +161,8 @@ class Spares:
         self._reap(spares)
 
     def _reap(self, spares):
+        with self.lock:
+            self.unused += len(spares)
         for spare in spares:
             try:
                 spare.run.close()
@@ -222,6 +226,8 @@ class Spares:
                 self.stopped = True
             return False
         self.started(run)
+        with self.lock:
+            self.starts += 1
         spare = Spare(run, key_of(model, history, max_turns), conversation, ticket)
         drop = []
         with self.lock:

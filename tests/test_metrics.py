@@ -59,3 +59,12 @@ def test_metrics_count_what_happened(app, replay):
     assert got[("claude_proxy_cli_runs_running", ())] == admission.limit
     assert got[("claude_proxy_cli_runs_queued", ())] == 0
     assert got[("claude_proxy_cli_runs_limit", ())] == admission.limit
+
+
+def test_metrics_give_the_warm_pools_figures(app):
+    spares = app.extensions["manager"].spares
+    spares.hits, spares.misses, spares.starts, spares.unused = 3, 2, 5, 1
+    got = samples(app.test_client())
+    assert {name: got[(f"claude_proxy_spare_{name}_total", ())] for name in ("hits", "misses", "started", "unused")} \
+        == {"hits": 3, "misses": 2, "started": 5, "unused": 1}
+    assert got[("claude_proxy_spares_idle", ())] == 0

@@ -67,7 +67,8 @@ def test_health_reports_the_cli(client, check):
     body = check("getHealth", 200, client.get("/health").get_json())
     assert body == {"status": "ok", "model": "haiku", "effort": None, "cli_version": PINNED, "cli_path": CLAUDE,
                     "host_hidden": True, "concurrency": {"limit": cores(), "queue_size": 64, "running": 0, "queued": 0},
-                    "warm": {"enabled": False, "idle": 0, "hits": 0, "misses": 0}}
+                    "warm": {"enabled": False, "idle": 0, "hits": 0, "misses": 0,
+                             "started": 0, "unused": 0}}
 
 
 def test_health_is_503_when_the_cli_cannot_run(settings, check, fp):

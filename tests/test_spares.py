@@ -34,7 +34,7 @@ def test_a_matching_spare_is_bound_to_the_request(fp, settings, pool):
     pool.idle.append(Spare(run, key_of("haiku", (), 1), False))
     assert pool.take(settings, HI)[0] is run
     assert run.deadline is not None  # sent its input: the deadline runs
-    assert pool.stats() == {"idle": 0, "hits": 1, "misses": 0, "enabled": True}
+    assert pool.stats() == {"idle": 0, "hits": 1, "misses": 0, "started": 0, "unused": 0, "enabled": True}
     run.close()
 
 
@@ -75,8 +75,20 @@ def test_a_spare_that_refuses_its_control_requests_is_reaped_and_the_request_run
     refused = CliInput(model="haiku", message=({"type": "text", "text": "Say hi [stub:control_refused]"},))
     with caplog.at_level("WARNING"):
         assert pool.take(settings, refused) is None
-    assert not run.alive and pool.stats()["misses"] == 1
+    assert not run.alive and pool.stats()["misses"] == 1 and pool.stats()["unused"] == 1
     assert "is not a recognized model id" in caplog.text
+
+
+def test_starts_and_spares_reaped_without_serving_are_counted(fp, settings, pool):
+    for _ in range(2):  # CLIs that wait, as real ones do, until signalled
+        signalled = threading.Event()
+        fp.register([CLAUDE, fp.any()], callback=lambda process, s=signalled: s.wait(10),
+                    signal_callback=lambda process, sig, s=signalled: s.set())
+    assert pool._spawn("haiku", (), 1, conversation=False) and pool._spawn("haiku", (), 1, conversation=False)
+    assert pool.take(settings, HI) is not None  # one serves a request
+    pool.shutdown()  # the other never does
+    assert {k: pool.stats()[k] for k in ("started", "hits", "unused", "idle")} == {
+        "started": 2, "hits": 1, "unused": 1, "idle": 0}
 
 
 def test_conversation_spares_are_started_only_while_predictions_are_followed(fp, settings, pool):
