@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import collections
 import http.client
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,9 +35,9 @@ sys.path.insert(0, ROOT)
 
 from harness.install_cli import ensure_cli  # noqa: E402
 from harness.stub_upstream import StubUpstream  # noqa: E402
-from proxy import command, seeds  # noqa: E402
-from proxy.api.openai_chat_input import to_cli_input  # noqa: E402
 from proxy.config import Settings, cores  # noqa: E402
+from load_sides import Direct, Result, ask  # noqa: E402  (bench/load_sides.py)
+from processes import Peaks, ServerProcesses  # noqa: E402  (bench/processes.py)
 from served import free_port, gunicorn  # noqa: E402  (bench/served.py)
 from stats import pct  # noqa: E402  (bench/stats.py)
 
@@ -47,168 +45,8 @@ CLI_VERSION = open(os.path.join(ROOT, "fixtures", "PINNED"), encoding="utf-8").r
 PROMPT = "Say hello."
 FOREIGN_ENV = ("ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CONFIG_DIR", "PROXY_API_KEY",
                "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")
-SAMPLE = 0.1  # seconds between samples of live CLIs and memory
 MIB_PER_CLI = 250  # memory a direct CLI is allowed for, when checking that the machine has room
 REFUSED_WITHIN = 2.0  # seconds: a refusal must come this fast
-
-
-class Result:
-    """One request or run: when it began, its status, when its first token and its end came."""
-
-    def __init__(self, start):
-        self.start, self.status, self.first, self.end, self.retry_after, self.code = start, None, None, None, None, None
-
-    @property
-    def answered(self):
-        return self.status == 200 and self.end is not None
-
-
-# --- what is running: live CLIs and memory ------------------------------------------------------
-
-def children(pid):
-    found = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                found += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    return found
-
-
-def tree(pid):
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo += children(current)
-    return found
-
-
-def pss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
-    except (OSError, StopIteration):
-        return 0
-
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().decode(errors="replace")
-    except OSError:
-        return ""
-
-
-class Peaks:
-    """Sample live CLIs and PSS in the background; keep the peaks."""
-
-    def __init__(self, clis, processes):
-        self.clis, self.processes = clis, processes  # functions returning pids
-        self.cli_peak, self.pss_peak, self.stop = 0, 0, threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-
-    def _run(self):
-        while not self.stop.wait(SAMPLE):
-            self.cli_peak = max(self.cli_peak, len(self.clis()))
-            self.pss_peak = max(self.pss_peak, sum(pss_kib(p) for root in self.processes() for p in tree(root)))
-
-
-class ServerProcesses:
-    def __init__(self, master):
-        self.master = master
-
-    def worker(self):
-        return next(iter(children(self.master)), None)
-
-    def clis(self):
-        worker = self.worker()
-        return [p for p in children(worker) if "reaper.py" not in cmdline(p)] if worker else []
-
-    def all(self):
-        return [self.master]
-
-
-# --- the two sides ------------------------------------------------------------------------------
-
-class Direct:
-    """Run the CLI as the proxy would, without the proxy."""
-
-    def __init__(self, settings, body):
-        self.settings, (self.cli_input, _) = settings, to_cli_input(body, settings)
-        self.seeds = seeds.capture(settings)  # as the server does at start-up
-        self.live = set()
-        self.lock = threading.Lock()
-
-    def one(self):
-        workdir, cwd, argv, env = command.prepare(self.settings, self.cli_input, self.seeds, "bench-load-")
-        result = Result(time.monotonic())
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                    cwd=cwd, env=env, start_new_session=True)
-            with self.lock:
-                self.live.add(proc.pid)
-            proc.stdin.write(command.stdin_bytes(self.cli_input))
-            proc.stdin.close()
-            for line in proc.stdout:
-                if result.first is None and b'"text_delta"' in line:
-                    result.first = time.monotonic()
-                elif b'"type":"result"' in line:
-                    result.end = time.monotonic()  # the answer is whole here; the proxy answers here too
-            result.status = 200 if proc.wait() == 0 and result.end else proc.returncode
-            with self.lock:
-                self.live.discard(proc.pid)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        return result
-
-    def clis(self):
-        with self.lock:
-            return list(self.live)
-
-
-def ask(port, body, stream, timeout=600):
-    """Send one chat request; return its Result (status, first content chunk, end)."""
-    result = Result(time.monotonic())
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("POST", "/v1/chat/completions", json.dumps(body | {"stream": stream}),
-                     {"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        result.status = resp.status
-        if resp.status != 200:
-            result.retry_after = resp.getheader("Retry-After")
-            result.code = (json.loads(resp.read() or b"{}").get("error") or {}).get("code")
-            result.end = time.monotonic()
-            return result
-        if not stream:
-            resp.read()
-            result.end = time.monotonic()
-            return result
-        while True:
-            line = resp.readline()
-            if not line:
-                break
-            if result.first is None and line.startswith(b"data: {") and b'"content": "' in line \
-                    and b'"content": ""' not in line:
-                result.first = time.monotonic()
-            if line.startswith(b"data: [DONE]"):
-                result.end = time.monotonic()
-        return result
-    except (OSError, http.client.HTTPException) as error:
-        result.status, result.code, result.end = "lost", type(error).__name__, time.monotonic()
-        return result
-    finally:
-        conn.close()
 
 
 def closed_loop(clients, total, one):

@@ -29,6 +29,7 @@ from harness.stub_upstream import StubUpstream  # noqa: E402
 from proxy import command, conversation, seeds  # noqa: E402
 from proxy.api.openai_chat_input import to_ask  # noqa: E402
 from proxy.config import Settings  # noqa: E402
+from processes import cpu_seconds  # noqa: E402  (bench/processes.py)
 from stats import median, pct  # noqa: E402  (bench/stats.py)
 
 CLI_VERSION = open(os.path.join(ROOT, "fixtures", "PINNED"), encoding="utf-8").read().strip()
@@ -36,9 +37,8 @@ BODY = {"model": "haiku", "messages": [{"role": "user", "content": "Say hello."}
 TIMER = {"off (the proxy)": {}, "on (default)": {"BUN_GC_TIMER_DISABLE": ""}}
 
 
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def spread(values, p):
+    return pct(values, p) if len(values) > 1 else values[0]
 
 
 def run(settings, captured, wait, env_change):
@@ -95,7 +95,7 @@ def main(argv=None):
                 for wait in waits:
                     cpus = [cpu for cpu, _ in results[(timer, wait)]]
                     label = "at once" if not wait else f"after {wait:g} s"
-                    print(f"   {timer:16} {label:>14} {median(cpus):13.2f} {pct(cpus, 10):6.2f} {pct(cpus, 90):6.2f}"
+                    print(f"   {timer:16} {label:>14} {median(cpus):13.2f} {spread(cpus, 10):6.2f} {spread(cpus, 90):6.2f}"
                           f" {median(cpus) / cold:11.2f} {median([t for _, t in results[(timer, wait)]]) * 1000:20.0f}")
     finally:
         shutil.rmtree(home, ignore_errors=True)

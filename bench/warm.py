@@ -33,6 +33,7 @@ from harness.stub_upstream import StubUpstream  # noqa: E402
 from proxy import command, conversation, seeds  # noqa: E402
 from proxy.api.openai_chat_input import to_ask  # noqa: E402
 from proxy.config import Settings  # noqa: E402
+from processes import cpu_of_tree  # noqa: E402  (bench/processes.py)
 from served import free_port, gunicorn  # noqa: E402  (bench/served.py)
 from stats import median, pct  # noqa: E402  (bench/stats.py)
 
@@ -149,27 +150,6 @@ def agent(side):
         out.append((ttft, total, reply))
         time.sleep(QUIET)
     return out
-
-
-def cpu_of_tree(pid):
-    """CPU seconds of a process, of its reaped children and of its live descendants."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    tree, total = {}, 0.0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            tree.setdefault(int(fields[1]), []).append((int(entry), fields))
-    todo = [(pid, None)]
-    while todo:
-        current, fields = todo.pop()
-        if fields is None:
-            fields = open(f"/proc/{current}/stat").read().rsplit(")", 1)[1].split()
-        total += sum(int(v) for v in fields[11:15]) / ticks  # utime, stime, cutime, cstime
-        todo += tree.get(current, [])
-    return total
 
 
 QUIET = 1.5
