@@ -16,29 +16,25 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from harness.install_cli import ensure_cli  # noqa: E402
-from harness.stub_upstream import Reply, StubUpstream, _Handler  # noqa: E402
+from harness.stub_upstream import Reply, _Handler  # noqa: E402
 from proxy import command, seeds  # noqa: E402
 from proxy.api.openai_chat_input import to_cli_input  # noqa: E402
 from served import Proxy, free_port, gunicorn  # noqa: E402  (bench/served.py)
 from stats import median, median_ci, paired_table, pct, table  # noqa: E402  (bench/stats.py)
+from upstream import CLI_VERSION, against_stub  # noqa: E402  (bench/upstream.py)
 from proxy.config import Settings  # noqa: E402
 
-CLI_VERSION = open(os.path.join(ROOT, "fixtures", "PINNED"), encoding="utf-8").read().strip()
 WARMUP = 3
 PROMPT = "Say hello."
 STREAM_DELTAS, STREAM_GAP = 20, 0.05
 STREAM_TEXT = " ".join(f"d{i:02d}" for i in range(STREAM_DELTAS))  # one distinct word per delta
 # Variables that would point the CLI at a real login instead of the stub.
-FOREIGN_ENV = ("ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CONFIG_DIR", "PROXY_API_KEY",
-               "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")
 
 # (monotonic time, text) of each text delta the stub has written to its socket, in order, and the
 # time it wrote each message_stop (the last event of an answer).
@@ -215,15 +211,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.runs < 2:
         parser.error("--runs must be at least 2")
-    claude = ensure_cli(CLI_VERSION)
-    home = tempfile.mkdtemp(prefix="bench-home-")
     began = time.monotonic()
     try:
-        with StubUpstream() as stub:
-            for name in FOREIGN_ENV:
-                os.environ.pop(name, None)
-            # Set here, so that build_command (direct) and the server (proxy) inherit the same values.
-            os.environ.update(ANTHROPIC_BASE_URL=stub.url, ANTHROPIC_API_KEY="sk-test", HOME=home)
+        with against_stub() as (claude, stub, home):
             port = free_port()
             # Cold against cold: no spares here (bench/warm.py measures them).
             server_env = dict(os.environ, CLAUDE_PATH=claude, PORT=str(port), HOST="127.0.0.1", WARM_SPARES="0",
@@ -243,8 +233,6 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     print(f"\n(total {time.monotonic() - began:.0f} s)")
     return 0
 

@@ -24,27 +24,21 @@ import argparse
 import collections
 import http.client
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from harness.install_cli import ensure_cli  # noqa: E402
-from harness.stub_upstream import StubUpstream  # noqa: E402
 from proxy.config import Settings, cores  # noqa: E402
 from load_sides import Direct, Result, ask  # noqa: E402  (bench/load_sides.py)
 from processes import Peaks, ServerProcesses  # noqa: E402  (bench/processes.py)
 from served import free_port, gunicorn  # noqa: E402  (bench/served.py)
 from stats import pct  # noqa: E402  (bench/stats.py)
+from upstream import CLI_VERSION, against_stub  # noqa: E402  (bench/upstream.py)
 
-CLI_VERSION = open(os.path.join(ROOT, "fixtures", "PINNED"), encoding="utf-8").read().strip()
 PROMPT = "Say hello."
-FOREIGN_ENV = ("ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CONFIG_DIR", "PROXY_API_KEY",
-               "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")
 MIB_PER_CLI = 250  # memory a direct CLI is allowed for, when checking that the machine has room
 REFUSED_WITHIN = 2.0  # seconds: a refusal must come this fast
 
@@ -211,15 +205,10 @@ def main(argv=None):
     parser.add_argument("--max-concurrency", type=int, default=None, help="the server's MAX_CONCURRENCY")
     args = parser.parse_args(argv)
     levels = [int(n) for n in args.levels.split(",")]
-    claude = ensure_cli(CLI_VERSION)
-    home = tempfile.mkdtemp(prefix="bench-home-")
     began = time.monotonic()
     print(f"Claude CLI {CLI_VERSION}; {cores()} CPUs; load average at start {load_average()}")
     try:
-        with StubUpstream() as stub:
-            for name in FOREIGN_ENV:
-                os.environ.pop(name, None)
-            os.environ.update(ANTHROPIC_BASE_URL=stub.url, ANTHROPIC_API_KEY="sk-test", HOME=home)
+        with against_stub() as (claude, stub, home):
             port = free_port()
             server_env = dict(os.environ, CLAUDE_PATH=claude, PORT=str(port), HOST="127.0.0.1")
             if args.max_concurrency:
@@ -285,8 +274,6 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     print(f"\n(total {time.monotonic() - began:.0f} s; load average at the end {load_average()})")
     return 0
 

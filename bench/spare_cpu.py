@@ -18,21 +18,18 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from harness.install_cli import ensure_cli  # noqa: E402
-from harness.stub_upstream import StubUpstream  # noqa: E402
 from proxy import command, conversation, seeds  # noqa: E402
 from proxy.api.openai_chat_input import to_ask  # noqa: E402
 from proxy.config import Settings  # noqa: E402
 from processes import cpu_seconds  # noqa: E402  (bench/processes.py)
 from stats import median, pct  # noqa: E402  (bench/stats.py)
+from upstream import CLI_VERSION, against_stub  # noqa: E402  (bench/upstream.py)
 
-CLI_VERSION = open(os.path.join(ROOT, "fixtures", "PINNED"), encoding="utf-8").read().strip()
 BODY = {"model": "haiku", "messages": [{"role": "user", "content": "Say hello."}]}
 TIMER = {"off (the proxy)": {}, "on (default)": {"BUN_GC_TIMER_DISABLE": ""}}
 
@@ -73,32 +70,26 @@ def main(argv=None):
     parser.add_argument("--waits", default="3,6", help="seconds a spare waits for its prompt, comma-separated")
     args = parser.parse_args(argv)
     waits = [0.0] + [float(w) for w in args.waits.split(",")]
-    claude = ensure_cli(CLI_VERSION)
-    home = tempfile.mkdtemp(prefix="bench-home-")
-    try:
-        with StubUpstream() as stub:
-            os.environ.update(ANTHROPIC_BASE_URL=stub.url, ANTHROPIC_API_KEY="sk-test", HOME=home)
-            settings = Settings(claude_path=claude)
-            captured = seeds.capture(settings)
-            print(f"Claude CLI {CLI_VERSION}; {os.cpu_count()} CPUs; {args.rounds} rounds; "
-                  f"load before: {os.getloadavg()[0]:.2f}")
-            results = {}
-            for _ in range(args.rounds):
-                for wait in waits:
-                    for timer, env_change in TIMER.items():
-                        results.setdefault((timer, wait), []).append(run(settings, captured, wait, env_change))
-            print(f"load after: {os.getloadavg()[0]:.2f}\n")
-            print(f"   {'GC timer':16} {'prompt':>14} {'CPU-s median':>13} {'p10':>6} {'p90':>6} {'vs at once':>11}"
-                  f" {'prompt to result ms':>20}")
-            for timer in TIMER:
-                cold = median([cpu for cpu, _ in results[(timer, 0.0)]])
-                for wait in waits:
-                    cpus = [cpu for cpu, _ in results[(timer, wait)]]
-                    label = "at once" if not wait else f"after {wait:g} s"
-                    print(f"   {timer:16} {label:>14} {median(cpus):13.2f} {spread(cpus, 10):6.2f} {spread(cpus, 90):6.2f}"
-                          f" {median(cpus) / cold:11.2f} {median([t for _, t in results[(timer, wait)]]) * 1000:20.0f}")
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with against_stub() as (claude, _, _):
+        settings = Settings(claude_path=claude)
+        captured = seeds.capture(settings)
+        print(f"Claude CLI {CLI_VERSION}; {os.cpu_count()} CPUs; {args.rounds} rounds; "
+              f"load before: {os.getloadavg()[0]:.2f}")
+        results = {}
+        for _ in range(args.rounds):
+            for wait in waits:
+                for timer, env_change in TIMER.items():
+                    results.setdefault((timer, wait), []).append(run(settings, captured, wait, env_change))
+        print(f"load after: {os.getloadavg()[0]:.2f}\n")
+        print(f"   {'GC timer':16} {'prompt':>14} {'CPU-s median':>13} {'p10':>6} {'p90':>6} {'vs at once':>11}"
+              f" {'prompt to result ms':>20}")
+        for timer in TIMER:
+            cold = median([cpu for cpu, _ in results[(timer, 0.0)]])
+            for wait in waits:
+                cpus = [cpu for cpu, _ in results[(timer, wait)]]
+                label = "at once" if not wait else f"after {wait:g} s"
+                print(f"   {timer:16} {label:>14} {median(cpus):13.2f} {spread(cpus, 10):6.2f} {spread(cpus, 90):6.2f}"
+                      f" {median(cpus) / cold:11.2f} {median([t for _, t in results[(timer, wait)]]) * 1000:20.0f}")
 
 
 if __name__ == "__main__":

@@ -21,26 +21,21 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from harness.install_cli import ensure_cli  # noqa: E402
 from harness.record_scenarios import WEATHER  # noqa: E402
-from harness.stub_upstream import StubUpstream  # noqa: E402
 from proxy import command, conversation, seeds  # noqa: E402
 from proxy.api.openai_chat_input import to_ask  # noqa: E402
 from proxy.config import Settings  # noqa: E402
 from processes import cpu_of_tree  # noqa: E402  (bench/processes.py)
 from served import free_port, gunicorn  # noqa: E402  (bench/served.py)
 from stats import median, pct  # noqa: E402  (bench/stats.py)
+from upstream import CLI_VERSION, against_stub  # noqa: E402  (bench/upstream.py)
 
-CLI_VERSION = open(os.path.join(ROOT, "fixtures", "PINNED"), encoding="utf-8").read().strip()
 STEPS = 6
-FOREIGN_ENV = ("ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CONFIG_DIR", "PROXY_API_KEY",
-               "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")
 
 
 class Direct:
@@ -162,32 +157,24 @@ def main(argv=None):
     parser.add_argument("--quiet", type=float, default=QUIET, help="seconds between requests")
     args = parser.parse_args(argv)
     QUIET = args.quiet
-    claude = ensure_cli(CLI_VERSION)
-    home = tempfile.mkdtemp(prefix="bench-home-")
     began = time.monotonic()
-    try:
-        with StubUpstream() as stub:
-            for name in FOREIGN_ENV:
-                os.environ.pop(name, None)
-            os.environ.update(ANTHROPIC_BASE_URL=stub.url, ANTHROPIC_API_KEY="sk-test", HOME=home)
-            settings = Settings(claude_path=claude)
-            direct = Direct(settings, seeds.capture(settings))
-            ports = free_port(), free_port()
-            cold_env = dict(os.environ, CLAUDE_PATH=claude, PORT=str(ports[0]), WARM_SPARES="0", WARM_CONVERSATIONS="0")
-            warm_env = dict(os.environ, CLAUDE_PATH=claude, PORT=str(ports[1]), WARM_SPARES="1", WARM_CONVERSATIONS="2")
-            print(f"Claude CLI {CLI_VERSION}; {os.cpu_count()} CPUs; {args.rounds} rounds; {QUIET} s between requests; "
-                  f"load before: {os.getloadavg()[0]:.2f}")
-            with gunicorn(cold_env, ports[0], os.path.join(home, "cold.log")) as cold_server, \
-                    gunicorn(warm_env, ports[1], os.path.join(home, "warm.log")) as warm_server:
-                sides = {"direct": direct, "proxy cold": Served(ports[0]), "proxy warm": Served(ports[1])}
-                servers = {"proxy cold": cold_server, "proxy warm": warm_server}
-                time.sleep(5)  # the warm server's canary and first spare
-                for label, workload in (("single-turn request", single), (f"{STEPS}-step chat", chat),
-                                        (f"{STEPS}-step agent loop", agent)):
-                    measure(label, workload, sides, servers, args.rounds)
-            print(f"\nload after: {os.getloadavg()[0]:.2f}; total {time.monotonic() - began:.0f} s")
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with against_stub() as (claude, stub, home):
+        settings = Settings(claude_path=claude)
+        direct = Direct(settings, seeds.capture(settings))
+        ports = free_port(), free_port()
+        cold_env = dict(os.environ, CLAUDE_PATH=claude, PORT=str(ports[0]), WARM_SPARES="0", WARM_CONVERSATIONS="0")
+        warm_env = dict(os.environ, CLAUDE_PATH=claude, PORT=str(ports[1]), WARM_SPARES="1", WARM_CONVERSATIONS="2")
+        print(f"Claude CLI {CLI_VERSION}; {os.cpu_count()} CPUs; {args.rounds} rounds; {QUIET} s between requests; "
+              f"load before: {os.getloadavg()[0]:.2f}")
+        with gunicorn(cold_env, ports[0], os.path.join(home, "cold.log")) as cold_server, \
+                gunicorn(warm_env, ports[1], os.path.join(home, "warm.log")) as warm_server:
+            sides = {"direct": direct, "proxy cold": Served(ports[0]), "proxy warm": Served(ports[1])}
+            servers = {"proxy cold": cold_server, "proxy warm": warm_server}
+            time.sleep(5)  # the warm server's canary and first spare
+            for label, workload in (("single-turn request", single), (f"{STEPS}-step chat", chat),
+                                    (f"{STEPS}-step agent loop", agent)):
+                measure(label, workload, sides, servers, args.rounds)
+        print(f"\nload after: {os.getloadavg()[0]:.2f}; total {time.monotonic() - began:.0f} s")
     return 0
 
 
