@@ -53,9 +53,9 @@ FIXED_ENV = {
     # No "<total_tokens>N tokens left</total_tokens>" in what the model sees.
     "CLAUDE_CODE_TOTAL_TOKENS_REMINDER": "off",
     # The CLI's runtime (Bun) collects garbage on a timer as well as when it allocates. A CLI waiting
-    # for its prompt (a spare) spends that timer's collections for nothing: measured, its own CPU up
-    # to the result was 0.72 CPU-s bound after 3 s against 0.49 answering at once; with the timer off,
-    # 0.57 against 0.55 (bench/spare_cpu.py). A run is one short turn: allocation still collects.
+    # for its prompt (a spare) spends that timer's collections for nothing: its own CPU up to the
+    # result was 0.81 CPU-s bound after 3 s against 0.61 answering at once; with the timer off, 0.65
+    # against 0.65 (bench/spare_cpu.py, README). A run is one short turn: allocation still collects.
     "BUN_GC_TIMER_DISABLE": "1",
 }
 TRANSCRIPT_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
