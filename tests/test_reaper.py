@@ -8,7 +8,7 @@ import time
 
 from proxy import cli, reaper
 from proxy.command import CliInput, prepare
-from tests.support import ROOT
+from tests.support import ROOT, alive
 
 # Stands in for a gunicorn worker: starts its watchdog, then two "CLIs" in sessions of their own,
 # as cli.CliRun does. The registered one leaves its run directory with a child, so that only its
@@ -48,15 +48,6 @@ reaper.watch(second.pid)
 print(first.pid, second.pid, old, reaper._watchdog.pid, flush=True)
 time.sleep(300)
 """
-
-
-def alive(pid):
-    """True if pid runs (a zombie waiting to be reaped does not count)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
 
 
 def children(pid):
@@ -99,8 +90,9 @@ def test_a_killed_process_leaves_no_cli_and_no_directory(tmp_path):
     registered, unregistered, watchdog = map(int, worker.stdout.readline().split())
     assert wait_until(lambda: children(registered))
     [child] = children(registered)
+    # Both leave the run directory, each once its shell has run its "cd /": wait for both, not only the first.
     assert wait_until(lambda: os.readlink(f"/proc/{registered}/cwd") == "/")
-    assert os.readlink(f"/proc/{child}/cwd") == "/"
+    assert wait_until(lambda: os.readlink(f"/proc/{child}/cwd") == "/")
     assert [p.name for p in tmp_path.iterdir()][0].startswith(f"claude-proxy-{worker.pid}-")
     started = (registered, child, unregistered, watchdog)
     try:
