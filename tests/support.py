@@ -65,3 +65,12 @@ def register_start(fp, version=None):
 
     fp.register([CLAUDE, *flags, "--model", fp.any(min=1, max=1), "--system-prompt-file", fp.any(min=1, max=1),
                  "--resume", fp.any(min=1, max=1), "--max-turns", "1"], callback=write_transcript)
+
+
+def alive(pid):
+    """True if pid runs (a zombie waiting to be reaped does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.support import CLAUDE, events, recording
+from tests.support import CLAUDE, alive, events, recording
 from proxy import cli
 from proxy.cli import CliRun
 from proxy.command import CliInput
@@ -156,15 +156,6 @@ def test_missing_cli_is_reported_with_its_path(settings):
         CliRun(settings.replace(claude_path="/nonexistent/claude"), ask("hi"))
     assert "CLAUDE_PATH='/nonexistent/claude'" in caught.value.message
     assert caught.value.status == 503
-
-
-def alive(pid):
-    """True if pid runs (a zombie waiting for init to reap it does not count)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from contract_tests.support import Server, descendants
-from tests.test_cli import alive
+from tests.support import alive
 from harness.record_scenarios import BOB, CITY, PNG, WEATHER
 from proxy import cli, seeds, tools
 from proxy.command import CliInput, environment
